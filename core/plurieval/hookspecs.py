@@ -1,0 +1,103 @@
+"""The plugin contract. A plugin is a module listed under the entry-point group ``plurieval``
+that implements any of these hooks with ``@plurieval.hookimpl``.
+
+Contribution hooks are called once, when the host loads plugins (before any command runs).
+Each receives a ``register`` callback; call it once per component with a spec from
+``plurieval.specs``. Return values are ignored. Lifecycle hooks are called by the runner while
+a run goes on; observers (tracking, progress display) implement them. A hook that raises is
+reported with the plugin's name and does not stop the other plugins.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+if TYPE_CHECKING:
+    import typer
+
+    from plurieval.run import RunContext
+    from plurieval.specs import (
+        BenchmarkSpec,
+        DatasetSpec,
+        MethodSpec,
+        MetricSpec,
+        ModelSpec,
+        ResourceSpec,
+    )
+
+hookspec = pluggy.HookspecMarker("plurieval")
+hookimpl = pluggy.HookimplMarker("plurieval")
+
+
+# --- contributions: called once at plugin load; register(spec) adds one component ----------
+
+@hookspec
+def register_datasets(register: Callable[[DatasetSpec], None]) -> None:
+    """Register datasets: ``factory(config) -> plurieval.components.Dataset``."""
+
+
+@hookspec
+def register_methods(register: Callable[[MethodSpec], None]) -> None:
+    """Register methods: ``factory(config) -> SteeringMethod | ExplanationMethod``."""
+
+
+@hookspec
+def register_metrics(register: Callable[[MetricSpec], None]) -> None:
+    """Register metrics: ``factory(config) -> Metric``. A spec with ``needs={"model", "method"}``
+    gets the model and method under evaluation in its ``MetricContext``."""
+
+
+@hookspec
+def register_benchmarks(register: Callable[[BenchmarkSpec], None]) -> None:
+    """Register benchmarks: ``factory(config) -> Benchmark`` (dataset + protocol + metrics)."""
+
+
+@hookspec
+def register_models(register: Callable[[ModelSpec], None]) -> None:
+    """Register model loaders: ``factory(config) -> plurieval.models.LanguageModel``."""
+
+
+@hookspec
+def register_resources(register: Callable[[ResourceSpec], None]) -> None:
+    """Register shared scoring backends (language identifiers, embedders, judges, knowledge
+    bases): ``factory(config) -> object`` implementing the role named by ``spec.provides``."""
+
+
+@hookspec
+def register_commands(cli: typer.Typer) -> None:
+    """Add commands to the ``plurieval`` CLI (``@cli.command()`` or ``cli.add_typer``).
+    Called when the CLI starts, after the built-in commands exist."""
+
+
+# --- lifecycle: called by the runner; implementations observe, they never change results --
+
+@hookspec
+def run_started(run: RunContext) -> None:
+    """A run begins: its manifest is written, nothing is evaluated yet. ``run.resumed`` tells
+    whether it continues an interrupted run."""
+
+
+@hookspec
+def example_scored(run: RunContext, key: str, record: dict[str, Any]) -> None:
+    """One per-example result was written to ``results.jsonl`` (``key`` is its unique key)."""
+
+
+@hookspec
+def metric_computed(
+    run: RunContext, name: str, value: float, step: int | None, labels: dict[str, str]
+) -> None:
+    """An aggregate metric is known. ``labels`` qualify it (``{"language": "de"}``);
+    ``step`` orders a series (a layer index in a sweep)."""
+
+
+@hookspec
+def artifact_written(run: RunContext, path: str, kind: str) -> None:
+    """A file was written into the run directory (``kind``: plot, table, intervention, ...)."""
+
+
+@hookspec
+def run_finished(run: RunContext, summary: dict[str, Any] | None, error: BaseException | None) -> None:
+    """A run ended: ``summary`` on success, ``error`` when it failed or was interrupted."""

@@ -1,0 +1,133 @@
+"""Runs a benchmark from a validated ``RunConfig``.
+
+Layout of a run: ``OUTPUT/<run-id>/manifest.json`` (written first, updated at the end),
+``results.jsonl`` (per-example, append-only, resumable), ``summary.json`` (at the end), plus
+``artifacts/`` and ``plots/``. The run id is derived from the config, so starting the same
+config again continues an interrupted run instead of starting over.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import random
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from plurieval.config import RunConfig, validate_components
+from plurieval.errors import PluriError
+from plurieval.hashing import content_hash, short
+from plurieval.manifest import build_manifest
+from plurieval.run import RunContext
+
+log = logging.getLogger("plurieval")
+
+# Fields that change where or how a run is reported, never what it computes.
+_NON_SEMANTIC = {"output_dir", "tracking", "cache"}
+
+
+@dataclass
+class RunOutcome:
+    run_dir: Path
+    summary: dict[str, Any]
+    resumed: bool
+    reused: bool = False
+
+
+def config_digest(config: RunConfig) -> str:
+    return content_hash(config.model_dump(mode="json", exclude=_NON_SEMANTIC))
+
+
+def run_id_for(config: RunConfig) -> str:
+    parts = [config.benchmark.name, config.method.name if config.method else "none", config.model.name]
+    slug = "_".join(re.sub(r"[^A-Za-z0-9.-]+", "-", p).strip("-")[:40] for p in parts)
+    return f"{slug}_{short(config_digest(config), 10)}"
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    try:
+        import numpy as np
+
+        np.random.seed(seed)
+    except ImportError:  # numpy is a dependency; this only guards odd environments
+        pass
+    if "torch" in __import__("sys").modules:
+        import torch
+
+        torch.manual_seed(seed)
+
+
+def execute(config: RunConfig, host: Any, *, force: bool = False) -> RunOutcome:
+    components = validate_components(config, host)
+    bench_spec = components["benchmark"][0]
+    if config.method is None and getattr(bench_spec, "default_method", None):
+        config = config.model_copy(update={"method": type(config.benchmark)(name=bench_spec.default_method)})
+        components = validate_components(config, host)
+    if "method" in components:
+        method_kind = getattr(components["method"][0], "method_kind", None)
+        if method_kind not in bench_spec.method_kinds:
+            raise PluriError(
+                f"benchmark {bench_spec.name!r} evaluates {' or '.join(bench_spec.method_kinds)} methods; "
+                f"method {config.method.name!r} is a {method_kind} method"
+            )
+
+    run_dir = Path(config.output_dir) / run_id_for(config)
+    summary_path = run_dir / "summary.json"
+    if summary_path.exists() and not force:
+        log.warning("run %s is already complete; returning its summary (use --force to redo it)", run_dir)
+        return RunOutcome(run_dir, json.loads(summary_path.read_text()), resumed=False, reused=True)
+    if force and run_dir.exists():
+        for name in ("results.jsonl", "summary.json"):
+            (run_dir / name).unlink(missing_ok=True)
+    resumed = (run_dir / "results.jsonl").exists()
+
+    seed_everything(config.seed)
+    ctx = RunContext(host=host, config=config, run_id=run_dir.name, run_dir=run_dir,
+                     components=components, resumed=resumed)
+    if resumed:
+        log.warning("resuming run %s: %d results already recorded", run_dir.name, len(ctx.results))
+    ctx.manifest = build_manifest(ctx)
+    _write_manifest(ctx, status="running")
+    host.call_each("run_started", run=ctx)
+    started = time.time()
+    summary: dict[str, Any] | None = None
+    try:
+        benchmark = bench_spec.create(components["benchmark"][1])
+        body = benchmark.run(ctx)
+        summary = {
+            "run_id": ctx.run_id,
+            "benchmark": bench_spec.name,
+            "spec_version": getattr(bench_spec, "spec_version", None),
+            "model": config.model.name,
+            "method": config.method.name if config.method else None,
+            "num_results": len(ctx.results),
+            "duration_s": round(time.time() - started, 3),
+            **body,
+        }
+        ctx.manifest = build_manifest(ctx, previous=ctx.manifest)
+        _write_manifest(ctx, status="complete")
+        ctx.write_json("summary.json", summary, kind="summary")
+    except BaseException as err:
+        _write_manifest(ctx, status="failed" if isinstance(err, Exception) else "interrupted", error=repr(err))
+        host.call_each("run_finished", run=ctx, summary=None, error=err)
+        ctx.close()
+        raise
+    host.call_each("run_finished", run=ctx, summary=summary, error=None)
+    ctx.close()
+    return RunOutcome(run_dir, summary, resumed=resumed)
+
+
+def _write_manifest(ctx: RunContext, status: str, error: str | None = None) -> None:
+    ctx.manifest["status"] = status
+    ctx.manifest["updated_at"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    if error:
+        ctx.manifest["error"] = error
+    path = ctx.run_dir / "manifest.json"
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(ctx.manifest, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
+    os.replace(tmp, path)

@@ -1,0 +1,3 @@
+"""Hook implementations of the litex plugin (kept import-light: no torch at module level)."""
+
+from plurieval.hookspecs import hookimpl  # noqa: F401
