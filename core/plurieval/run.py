@@ -91,6 +91,25 @@ class RunContext:
             **kw,
         )
 
+    # --- model work (every benchmark goes through these, so caching applies uniformly) --------
+
+    def generate(self, prompts: list[str], *, intervention: Any = None, **settings: Any) -> list[Any]:
+        """Generate with the run's model (``LanguageModel.generate`` settings)."""
+        settings.setdefault("batch_size", self.config.batch_size)
+        return self.model.generate(prompts, intervention=intervention, **settings)
+
+    def extract(self, prompts: list[str], points: list[str], **kw: Any) -> dict[str, Any]:
+        """Activations at hook points (``LanguageModel.extract``)."""
+        kw.setdefault("batch_size", self.config.batch_size)
+        return self.model.extract(prompts, points, **kw)
+
+    def add_dataset(self, info: Any) -> None:
+        """Record a dataset that was read (``DatasetInfo``) in the manifest."""
+        entry = info.__dict__ if hasattr(info, "__dict__") else dict(info)
+        datasets = self.manifest.setdefault("datasets", [])
+        if entry not in datasets:
+            datasets.append(entry)
+
     # --- results and events ---------------------------------------------------------------------
 
     def record(self, key: str, row: dict[str, Any]) -> dict[str, Any]:
