@@ -42,13 +42,13 @@ KIND_CHOICES = [k + "s" for k in KINDS]
 
 
 def _fail(message: str, code: int = 2) -> None:
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False)
+    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
 
 def _report_plugin_errors(host: Any) -> None:
     for err in host.errors:
-        err_console.print(f"[yellow]warning:[/] {err}", highlight=False)
+        err_console.print(f"[yellow]warning:[/] {err}", highlight=False, soft_wrap=True)
 
 
 @app.command("list")
@@ -256,7 +256,7 @@ def main() -> None:
         host.add_commands(app)
         app()
     except PluriError as err:
-        err_console.print(f"[bold red]error:[/] {err}", highlight=False)
+        err_console.print(f"[bold red]error:[/] {err}", highlight=False, soft_wrap=True)
         sys.exit(2)
 
 

@@ -1,0 +1,119 @@
+"""Configs of the PolyRefuse components (torch-free: ``plugin.py`` imports this module while
+listing components, which must not import torch)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from plurieval.config import CommaList
+
+LANGUAGES: tuple[str, ...] = ("ar", "de", "en", "es", "fr", "it", "ja", "ko", "nl", "pl", "ru", "th", "yo", "zh")
+"""The 14 PolyRefuse languages (ISO 639-1)."""
+
+REPO_URL = "https://raw.githubusercontent.com/mainlp/Multilingual-Refusal/985169df2a0b1ba56a95c65d5f60e228f12be4a1"
+"""Raw files of the original repository at the commit the shared copy was taken from."""
+
+# Languages the default-refusal recipe fine-tunes on; the others stay held out so the benchmark
+# can ask whether the refusal direction transfers to languages the tuning never saw.
+TUNE_LANGUAGES: tuple[str, ...] = ("en", "de", "fr", "es", "zh", "ru")
+
+
+class PolyRefuseDataConfig(BaseModel):
+    """Where PolyRefuse lives and which part of it to read."""
+
+    model_config = ConfigDict(extra="forbid")
+    source: str | None = Field(
+        None,
+        description=(
+            "folder with the shared layout, the original repository ('github' or a raw URL "
+            "prefix), or 'sample' (the tiny self-written sample shipped with the plugin); "
+            "default: $PLURIEVAL_DATA_DIR/polyrefuse, else 'sample'"
+        ),
+    )
+    languages: CommaList = Field(default_factory=lambda: list(LANGUAGES))
+    kind: Literal["harmful", "harmless", "both"] = "both"
+
+
+class RefusalDirectionConfig(BaseModel):
+    """Refusal direction (Arditi et al. 2024; PolyRefuse, Wang et al. 2025)."""
+
+    model_config = ConfigDict(extra="forbid")
+    positions: int | None = Field(
+        None, ge=1, description="post-instruction positions to consider (default: all of the chat template's)"
+    )
+    prune_layer_fraction: float = Field(0.2, ge=0.0, lt=1.0, description="discard the last fraction of layers")
+    kl_threshold: float = Field(0.2, gt=0.0, description="discard candidates whose ablation moves harmless next-token KL above this")
+    induce_filter: bool = Field(
+        False, description="also discard candidates whose addition does not raise harmless refusal score above 0 (Arditi's steering filter)"
+    )
+    selection_prompts: int = Field(32, ge=1, description="harmful and harmless prompts used to score each candidate")
+    layer_stride: int = Field(1, ge=1, description="score every n-th layer only (speed knob; 1 = every layer)")
+    refusal_tokens: dict[str, list[str]] | None = Field(
+        None, description="per-language refusal token strings; default: plurieval_polyrefuse.phrases.REFUSAL_TOKENS"
+    )
+
+
+class RefusalScoreConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    refusal_tokens: dict[str, list[str]] | None = Field(
+        None, description="per-language strings whose first token counts as a refusal token"
+    )
+    epsilon: float = Field(1e-8, gt=0.0, description="added inside both logs, as in the reference implementation")
+
+
+class SubstringRefusalConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    phrases: dict[str, list[str]] | None = Field(
+        None, description="per-language refusal phrases; default: plurieval_polyrefuse.phrases.REFUSAL_PHRASES"
+    )
+    compliance: bool = Field(False, description="report 1 − refusal (compliance) instead of refusal")
+
+
+class JudgeRefusalConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    model_path: str = Field(..., description="folder (or hub id) of a sequence-classification safety/refusal classifier")
+    refusal_labels: CommaList = Field(
+        default_factory=lambda: ["refusal", "LABEL_1"], description="classifier labels that mean 'refused'"
+    )
+    include_prompt: bool = Field(False, description="classify 'prompt [SEP] response' instead of the response alone")
+    compliance: bool = False
+    batch_size: int = Field(16, ge=1)
+
+
+class PolyRefuseBenchmarkConfig(BaseModel):
+    """``--set languages=en,de,ja`` restricts languages; ``--limit N`` the test prompts per language."""
+
+    model_config = ConfigDict(extra="forbid")
+    source: str | None = Field(None, description="see the polyrefuse dataset's 'source'")
+    languages: CommaList = Field(default_factory=lambda: list(LANGUAGES))
+    direction_languages: CommaList | None = Field(
+        None, description="languages to extract directions from (default: all of 'languages')"
+    )
+    fit_prompts: int = Field(64, ge=2, description="train prompts per kind and language for the mean difference")
+    max_new_tokens: int = Field(24, ge=1, description="tokens generated per completion (substring judge)")
+    judge_model_path: str | None = Field(None, description="optional safety classifier for the judge metric")
+    induce: bool = Field(True, description="also measure refusal induced by addition on harmless test prompts")
+
+
+class RefusalModelConfig(BaseModel):
+    """The refusal-tuned default model (``--model default-refusal``)."""
+
+    model_config = ConfigDict(extra="forbid")
+    source: str | None = Field(None, description="PolyRefuse source for the fine-tune (see the dataset)")
+    base: str = Field("default", description="registered model to fine-tune")
+    tune_languages: CommaList = Field(default_factory=lambda: list(TUNE_LANGUAGES))
+    harmful_per_language: int = Field(60, ge=1)
+    harmless_per_language: int = Field(60, ge=1)
+    steps: int = Field(240, ge=1)
+    batch_size: int = Field(8, ge=1)
+    learning_rate: float = Field(1e-4, gt=0.0)
+    max_length: int = Field(96, ge=16, description="tokens per training sequence (prompt + answer)")
+    harmless_answers: Literal["base_model", "generic"] = Field(
+        "base_model", description="answer harmless prompts with the base model's own greedy reply, or a short generic one"
+    )
+    harmless_answer_tokens: int = Field(40, ge=4)
+    train_layers_from: int = Field(0, ge=0, description="freeze layers below this index (speed knob)")
+    seed: int = 0
+    rebuild: bool = Field(False, description="ignore a cached build")

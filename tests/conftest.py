@@ -1,0 +1,31 @@
+"""Test-session setup shared by every test folder.
+
+Environment first: OMP_WAIT_POLICY must be set before torch is imported anywhere (see
+../shared/offline-assets.md), and the shared data folder beside the repository is the default
+data dir for loaders (tests that need it skip cleanly when it is absent).
+"""
+
+import os
+from pathlib import Path
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+os.environ.setdefault("PLURIEVAL_NO_PROGRESS", "1")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = (REPO.parent / "shared" / "data").resolve()
+if SHARED_DATA.is_dir():
+    os.environ.setdefault("PLURIEVAL_DATA_DIR", str(SHARED_DATA))
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    """The shared data folder (../shared/data); skips the test when it is not there."""
+    path = Path(os.environ.get("PLURIEVAL_DATA_DIR", SHARED_DATA))
+    if not path.is_dir():
+        pytest.skip(f"shared data folder {path} not found (set PLURIEVAL_DATA_DIR)")
+    return path

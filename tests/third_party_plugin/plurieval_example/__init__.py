@@ -1,0 +1,1 @@
+"""plurieval-example: a complete third-party plugin in three small files."""
