@@ -10,6 +10,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pydantic import BaseModel, ConfigDict, Field
+
 import plurieval
 from plurieval.hashing import content_hash
 
@@ -43,7 +45,8 @@ def _version(dist: str) -> str | None:
 
 
 def platform_info() -> dict[str, Any]:
-    info = {"python": platform.python_version(), "platform": platform.platform(), "executable": sys.executable}
+    info = {"python": platform.python_version(), "platform": platform.platform(), "machine": platform.machine(),
+            "executable": sys.executable}
     for dist in ("torch", "transformers", "datasets", "mlflow", "numpy", "pydantic"):
         info[dist] = _version(dist)
     return info
@@ -78,7 +81,7 @@ def build_manifest(ctx: RunContext, previous: dict[str, Any] | None = None) -> d
             "spec_version": getattr(bench_spec, "spec_version", None),
             "spec_hash": content_hash(bench_spec.describe()),
         },
-        "seeds": {"seed": config.seed},
+        "seeds": collect_seeds(config.seed, components, prev.get("seeds")),
         "plurieval": {"version": plurieval.__version__, "git": git_revision()},
         "plugins": {
             name: {"distribution": p.distribution, "version": p.version}
@@ -87,7 +90,152 @@ def build_manifest(ctx: RunContext, previous: dict[str, Any] | None = None) -> d
         "platform": platform_info(),
         "resumed": ctx.resumed or prev.get("resumed", False),
     }
-    for key in ("model", "datasets", "artifacts", "interventions", "cache", "tracking"):
+    for key in ("model", "datasets", "artifacts", "interventions", "cache", "tracking", "metrics"):
         if key in prev:
             manifest[key] = prev[key]
     return manifest
+
+
+def collect_seeds(run_seed: int, components: dict[str, Any], previous: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Every seed that shapes a run: the run seed plus any ``*seed*`` field of a component
+    config (``method.seed``, ``benchmark.sample_seed`` ...), keyed by its dotted path."""
+    seeds: dict[str, Any] = {"seed": run_seed}
+    found: dict[str, Any] = dict((previous or {}).get("components", {}))
+
+    def walk(prefix: str, node: Any) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                path = f"{prefix}.{key}"
+                if "seed" in str(key).lower() and (value is None or isinstance(value, (int, list))):
+                    found[path] = value
+                else:
+                    walk(path, value)
+
+    for role, entry in components.items():
+        walk(role, entry.get("config", {}))
+    if found:
+        seeds["components"] = dict(sorted(found.items()))
+    return seeds
+
+
+# --- the schema of manifest.json (validated each time it is written) ------------------------
+
+class _Open(BaseModel):
+    # Known fields are typed; extra keys are kept so plugins and newer versions can add some.
+    model_config = ConfigDict(extra="allow", protected_namespaces=())
+
+
+class GitInfo(_Open):
+    revision: str
+    dirty: bool
+
+
+class PluriInfo(_Open):
+    version: str
+    git: GitInfo | None = None
+
+
+class PluginEntry(_Open):
+    distribution: str | None = None
+    version: str | None = None
+
+
+class ComponentEntry(_Open):
+    name: str
+    kind: str
+    package: str
+    version: str
+    config: dict[str, Any]
+    spec_version: str | None = None
+
+
+class BenchmarkInfo(_Open):
+    name: str
+    spec_version: str | None = None
+    spec_hash: str
+
+
+class ModelInfo(_Open):
+    """``LanguageModel.describe()`` plus the batch size the run used."""
+
+    id: str | None = None
+    revision: str | None = None
+    weights_hash: str | None = None
+    dtype: str | None = None
+    device: str | None = None
+    quantization: str | None = None
+    num_parameters: int | None = None
+    batch_size: int | None = None
+
+
+class DatasetEntry(_Open):
+    id: str
+    revision: str | None = None
+    content_hash: str
+    split: str | None = None
+    num_examples: int
+    license: str | None = None
+    source: str | None = None
+
+
+class InterventionEntry(_Open):
+    name: str
+    hash: str
+    path: str | None = None
+    files: dict[str, str] | None = None
+
+
+class Seeds(_Open):
+    seed: int
+    components: dict[str, Any] = Field(default_factory=dict)
+
+
+class Manifest(_Open):
+    """What ``manifest.json`` holds. ``plurieval rerun`` rebuilds the run from ``config``."""
+
+    manifest_version: int
+    run_id: str
+    created_at: str
+    updated_at: str | None = None
+    status: str | None = None
+    error: str | None = None
+    config: dict[str, Any]
+    config_hash: str
+    components: dict[str, ComponentEntry]
+    benchmark: BenchmarkInfo
+    seeds: Seeds
+    plurieval: PluriInfo
+    plugins: dict[str, PluginEntry]
+    platform: dict[str, Any]
+    resumed: bool = False
+    model: ModelInfo | None = None
+    datasets: list[DatasetEntry] = Field(default_factory=list)
+    interventions: list[InterventionEntry] = Field(default_factory=list)
+    artifacts: Any = None
+    cache: dict[str, Any] | None = None
+    tracking: dict[str, Any] | None = None
+    metrics: dict[str, Any] | None = None
+
+
+def validate_manifest(data: dict[str, Any]) -> dict[str, Any]:
+    """Check ``data`` against ``Manifest`` (raises ``pydantic.ValidationError``) and return it
+    unchanged: the JSON shape stays what the runner built."""
+    Manifest.model_validate(data)
+    return data
+
+
+def load_manifest(path: str | Path) -> Manifest:
+    """Read and validate a ``manifest.json`` (a run directory works too)."""
+    import json
+
+    from plurieval.errors import PluriError
+
+    path = Path(path)
+    if path.is_dir():
+        path = path / "manifest.json"
+    if not path.exists():
+        raise PluriError(f"no manifest at {path} (pass a run directory or its manifest.json)")
+    try:
+        return Manifest.model_validate(json.loads(path.read_text(encoding="utf-8")))
+    except ValueError as err:
+        raise PluriError(f"{path} is not a valid plurieval manifest: {err}") from None

@@ -7,10 +7,11 @@ progress display, and the observer hooks (tracking, progress) fired at each step
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -41,6 +42,13 @@ class RunContext:
         self.results = ResultsFile(self.run_dir / "results.jsonl")
         self.resources = Resources(self.host)
         self.metric_values: dict[str, Any] = {}
+        # Reproducibility plumbing (cache, model-loaded listeners, nested sweep scopes).
+        from plurieval.cache import Cache
+
+        self.cache: Cache | None = Cache() if self.config.cache else None
+        self._model_listeners: list[Callable[[Any], None]] = []
+        self._model_description: dict[str, Any] | None = None
+        self.scope: list[str] = []
 
     # --- components -----------------------------------------------------------------------------
 
@@ -58,7 +66,29 @@ class RunContext:
         if self._model is None:
             spec, cfg = self.components["model"]
             self._model = spec.create(cfg)
+            for listener in list(self._model_listeners):
+                listener(self._model)
         return self._model
+
+    def on_model_loaded(self, listener: Callable[[Any], None]) -> None:
+        """Call ``listener(model)`` when the model gets loaded (now, if it already is). The
+        runner uses it to record ``model.describe()`` in the manifest the moment it is known."""
+        self._model_listeners.append(listener)
+        if self._model is not None:
+            listener(self._model)
+
+    def model_description(self) -> dict[str, Any]:
+        """``model.describe()`` (loads the model), computed once: it may hash the weights."""
+        if self._model_description is None:
+            describe = getattr(self.model, "describe", None)
+            self._model_description = dict(describe()) if callable(describe) else {"id": type(self.model).__name__}
+            if not self._model_description.get("weights_hash") and hasattr(self.model, "hf"):
+                # No loader-provided hash (e.g. a model built in memory): hash the weights
+                # themselves, so the cache can never confuse two models that share a name.
+                from plurieval.cache import state_dict_digest
+
+                self._model_description["weights_hash"] = state_dict_digest(self.model.hf)
+        return self._model_description
 
     @property
     def model_loaded(self) -> bool:
@@ -94,14 +124,69 @@ class RunContext:
     # --- model work (every benchmark goes through these, so caching applies uniformly) --------
 
     def generate(self, prompts: list[str], *, intervention: Any = None, **settings: Any) -> list[Any]:
-        """Generate with the run's model (``LanguageModel.generate`` settings)."""
+        """Generate with the run's model (``LanguageModel.generate`` settings). Served from the
+        content-addressed cache per prompt when the run config allows it."""
         settings.setdefault("batch_size", self.config.batch_size)
+        if self.cache is not None:
+            from plurieval.cache import cached_generate
+
+            return cached_generate(self, list(prompts), intervention, settings)
         return self.model.generate(prompts, intervention=intervention, **settings)
 
     def extract(self, prompts: list[str], points: list[str], **kw: Any) -> dict[str, Any]:
         """Activations at hook points (``LanguageModel.extract``)."""
         kw.setdefault("batch_size", self.config.batch_size)
+        if self.cache is not None:
+            from plurieval.cache import cached_extract
+
+            return cached_extract(self, list(prompts), list(points), kw)
         return self.model.extract(prompts, points, **kw)
+
+    def cached(self, kind: str, key_parts: Any, compute_fn: Callable[[], T], *, include_model: bool = True) -> T:
+        """``compute_fn()``, or its cached value. The key combines ``kind``, ``key_parts`` (say
+        the layer and the training-data hash), the method config, the benchmark version and,
+        unless ``include_model=False``, the model identity. Values: a tensor, a dict of
+        tensors, an intervention, or JSON. Use it for fitted directions."""
+        if self.cache is None:
+            return compute_fn()
+        from plurieval.cache import cached_value
+
+        return cached_value(self, kind, key_parts, compute_fn, include_model)
+
+    def add_intervention(self, name: str, path_or_hash: str | Path) -> str:
+        """Record an intervention artifact (a safetensors file, a saved intervention folder, or
+        a ``sha256:`` digest) in the manifest; files are reported to observers (tracking
+        uploads them). Returns the digest."""
+        from plurieval.hashing import content_hash, file_hash
+
+        text = str(path_or_hash)
+        entry: dict[str, Any] = {"name": name}
+        if text.startswith("sha256:"):
+            entry["hash"] = text
+        else:
+            path = Path(text)
+            if not path.exists():
+                raise FileNotFoundError(f"intervention {name!r}: {path} does not exist (pass a path or a sha256: digest)")
+            files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+            hashes = {p.relative_to(path).as_posix() if path.is_dir() else p.name: file_hash(p) for p in files}
+            entry.update(path=str(path), files=hashes,
+                         hash=next(iter(hashes.values())) if not path.is_dir() and hashes else content_hash(hashes))
+            for p in files:
+                self.artifact_written(p, "intervention")
+        items = [e for e in self.manifest.setdefault("interventions", []) if e.get("name") != name]
+        self.manifest["interventions"] = [*items, entry]
+        return entry["hash"]
+
+    @contextlib.contextmanager
+    def child_run(self, label: str) -> Iterator[None]:
+        """A nested scope for one point of a sweep (``"layer=3,alpha=4"``). Metrics logged
+        inside carry ``run.scope``; the MLflow tracker maps each scope to a nested run. Without a
+        tracker it only labels events."""
+        self.scope.append(label)
+        try:
+            yield
+        finally:
+            self.scope.pop()
 
     def add_dataset(self, info: Any) -> None:
         """Record a dataset that was read (``DatasetInfo``) in the manifest."""
@@ -147,3 +232,5 @@ class RunContext:
 
     def close(self) -> None:
         self.results.close()
+        if self.cache is not None:
+            self.cache.close()

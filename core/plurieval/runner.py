@@ -13,6 +13,7 @@ import logging
 import os
 import random
 import re
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +22,7 @@ from typing import Any
 from plurieval.config import RunConfig, validate_components
 from plurieval.errors import PluriError
 from plurieval.hashing import content_hash, short
-from plurieval.manifest import build_manifest
+from plurieval.manifest import build_manifest, validate_manifest
 from plurieval.run import RunContext
 
 log = logging.getLogger("plurieval")
@@ -93,6 +94,7 @@ def execute(config: RunConfig, host: Any, *, force: bool = False) -> RunOutcome:
         log.warning("resuming run %s: %d results already recorded", run_dir.name, len(ctx.results))
     ctx.manifest = build_manifest(ctx)
     _write_manifest(ctx, status="running")
+    ctx.on_model_loaded(lambda _model: (_record_model(ctx), _write_manifest(ctx, status="running")))
     host.call_each("run_started", run=ctx)
     started = time.time()
     summary: dict[str, Any] | None = None
@@ -109,7 +111,12 @@ def execute(config: RunConfig, host: Any, *, force: bool = False) -> RunOutcome:
             "duration_s": round(time.time() - started, 3),
             **body,
         }
+        if ctx.cache is not None:
+            summary["cache"] = ctx.cache.stats.to_dict()
+        _record_model(ctx)
         ctx.manifest = build_manifest(ctx, previous=ctx.manifest)
+        ctx.manifest["metrics"] = body.get("metrics", {})
+        ctx.manifest["cache"] = summary.get("cache", {"enabled": False})
         _write_manifest(ctx, status="complete")
         ctx.write_json("summary.json", summary, kind="summary")
     except BaseException as err:
@@ -118,8 +125,16 @@ def execute(config: RunConfig, host: Any, *, force: bool = False) -> RunOutcome:
         ctx.close()
         raise
     host.call_each("run_finished", run=ctx, summary=summary, error=None)
+    if ctx.cache is not None:
+        print(ctx.cache.stats.line(), file=sys.stderr)
     ctx.close()
     return RunOutcome(run_dir, summary, resumed=resumed)
+
+
+def _record_model(ctx: RunContext) -> None:
+    """Put ``model.describe()`` (+ batch size) into the manifest once the model is loaded."""
+    if ctx.model_loaded:
+        ctx.manifest["model"] = {**ctx.model_description(), "batch_size": ctx.config.batch_size}
 
 
 def _write_manifest(ctx: RunContext, status: str, error: str | None = None) -> None:
@@ -127,6 +142,7 @@ def _write_manifest(ctx: RunContext, status: str, error: str | None = None) -> N
     ctx.manifest["updated_at"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     if error:
         ctx.manifest["error"] = error
+    validate_manifest(ctx.manifest)
     path = ctx.run_dir / "manifest.json"
     tmp = path.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(ctx.manifest, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8")

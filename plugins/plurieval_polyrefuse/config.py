@@ -61,6 +61,7 @@ class RefusalScoreConfig(BaseModel):
         None, description="per-language strings whose first token counts as a refusal token"
     )
     epsilon: float = Field(1e-8, gt=0.0, description="added inside both logs, as in the reference implementation")
+    with_english: bool = Field(True, description="also count the English refusal tokens for non-English prompts")
 
 
 class SubstringRefusalConfig(BaseModel):
@@ -69,6 +70,8 @@ class SubstringRefusalConfig(BaseModel):
         None, description="per-language refusal phrases; default: plurieval_polyrefuse.phrases.REFUSAL_PHRASES"
     )
     compliance: bool = Field(False, description="report 1 − refusal (compliance) instead of refusal")
+    with_english: bool = Field(True, description="also match the English phrases in non-English completions")
+    case_sensitive: bool = Field(True, description="JailbreakBench matches case-sensitively")
 
 
 class JudgeRefusalConfig(BaseModel):

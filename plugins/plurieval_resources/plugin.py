@@ -1,3 +1,32 @@
 """Hook implementations of the resources plugin (kept import-light: no torch at module level)."""
 
-from plurieval.hookspecs import hookimpl  # noqa: F401
+from plurieval.hookspecs import hookimpl
+
+# --- language identifiers (issue 5) -----------------------------------------------------------
+from plurieval.specs import ResourceSpec  # noqa: E402
+
+from .config import FastTextLIDConfig, LinguaLIDConfig, Py3LangidConfig  # noqa: E402
+
+
+@hookimpl(specname="register_resources")
+def register_language_identifiers(register):
+    register(ResourceSpec(
+        name="py3langid", provides="language_identifier", default=True,
+        factory="plurieval_resources.langid:Py3LangidIdentifier", config=Py3LangidConfig, version="0.1.0",
+        description="Offline language identifier (py3langid 0.4, 97 languages); ISO 639-1 codes, 'und' for empty text",
+        license="BSD-3-Clause", citation="Lui & Baldwin (2012), langid.py: An Off-the-shelf Language Identification Tool",
+    ))
+    register(ResourceSpec(
+        name="lingua", provides="language_identifier",
+        factory="plurieval_resources.langid:LinguaIdentifier", config=LinguaLIDConfig, version="0.1.0",
+        description="lingua-language-detector restricted to the requested languages (optional extra 'lingua')",
+        license="Apache-2.0",
+    ))
+    register(ResourceSpec(
+        name="fasttext", provides="language_identifier",
+        factory="plurieval_resources.langid:FastTextIdentifier", config=FastTextLIDConfig, version="0.1.0",
+        description="fastText LID model by path (e.g. NLLB lid218e.bin as in CLaS-Bench), labels mapped to ISO 639-1 "
+                    "(optional extra 'fasttext')",
+        license="model-dependent (NLLB LID: CC BY-NC 4.0)",
+        citation="NLLB Team (2022), No Language Left Behind",
+    ))

@@ -1,0 +1,405 @@
+"""A content-addressed cache of model work: generations, activations and fitted directions.
+
+Why content-addressed: the classic harness bug is a cache keyed on the prompt that returns
+another model's (or another intervention's) outputs. Here every entry's key is the hash of
+*everything that determines the value*: the model identity (weights hash or id + revision,
+dtype, quantisation, device type), the intervention (a hash of its tensors and settings, or its
+artifact hash), the method config, the prompt, the full generation settings (defaults filled in
+from the model's signature, so passing a default explicitly or not gives the same key) and the
+benchmark name + spec version. Nothing is ever looked up by prompt alone.
+
+Storage is one SQLite file (WAL mode, so parallel runs can share it). Values are JSON or
+safetensors blobs, never pickle: a cache file is data, not code. Location:
+``$PLURIEVAL_CACHE_DIR/cache.sqlite``, default the user cache dir
+(``~/.cache/plurieval`` on Linux). ``RunConfig.cache = false`` / ``--no-cache`` turns it off.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import inspect
+import json
+import os
+import sqlite3
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from plurieval.hashing import canonical_json, content_hash
+
+if TYPE_CHECKING:
+    from plurieval.run import RunContext
+
+# Bump when the stored encoding or the key recipe changes: old entries then simply miss.
+CACHE_FORMAT = 1
+KINDS = ("generation", "activation", "direction")
+
+
+def default_cache_dir() -> Path:
+    env = os.environ.get("PLURIEVAL_CACHE_DIR")
+    if env:
+        return Path(env).expanduser()
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("plurieval"))
+
+
+# --- hashing the things a value depends on ----------------------------------------------------
+
+def tensor_digest(t: Any) -> str:
+    """sha256 over dtype, shape and the raw bytes (works for every dtype, bfloat16 included)."""
+    t = t.detach().cpu().contiguous()
+    h = hashlib.sha256(f"{t.dtype}|{tuple(t.shape)}|".encode())
+    h.update(t.reshape(-1).view(__import__("torch").uint8).numpy().tobytes())
+    return "sha256:" + h.hexdigest()
+
+
+def state_dict_digest(module: Any) -> str:
+    """sha256 over every parameter and buffer (name, dtype, shape, bytes) of a torch module."""
+    h = hashlib.sha256()
+    for name, t in sorted(module.state_dict().items()):
+        h.update(f"{name}:{tensor_digest(t)}".encode())
+    return "sha256:" + h.hexdigest()
+
+
+def describe_value(obj: Any, _depth: int = 0) -> Any:
+    """A JSON-able description of ``obj`` in which every tensor is replaced by its digest.
+
+    Used to key interventions: two ``AddVector`` objects with the same vector, layers and alpha
+    describe (and hash) the same; a different vector or alpha does not. Objects that know their
+    own identity (``digest()`` or ``content_hash()`` method) are trusted to provide it.
+    """
+    if _depth > 20:
+        raise ValueError("value too deeply nested to describe for a cache key")
+    if obj is None or isinstance(obj, (bool, int, float, str)):
+        return obj
+    if type(obj).__module__ == "torch" and type(obj).__name__ in ("Tensor", "Parameter"):
+        return {"tensor": tensor_digest(obj)}
+    if hasattr(obj, "tolist") and hasattr(obj, "dtype"):  # numpy arrays and scalars
+        return {"array": content_hash(obj.tolist()), "dtype": str(obj.dtype)}
+    if isinstance(obj, dict):
+        return {str(k): describe_value(v, _depth + 1) for k, v in sorted(obj.items(), key=lambda kv: str(kv[0]))}
+    if isinstance(obj, (list, tuple)):
+        return [describe_value(v, _depth + 1) for v in obj]
+    if isinstance(obj, (set, frozenset)):
+        return sorted(canonical_json(describe_value(v, _depth + 1)) for v in obj)
+    if isinstance(obj, Path):
+        return str(obj)
+    if hasattr(obj, "model_dump"):
+        return {"type": type(obj).__qualname__, "config": obj.model_dump(mode="json")}
+    for attr in ("digest", "content_hash"):
+        fn = getattr(obj, attr, None)
+        if callable(fn):
+            return {"type": type(obj).__qualname__, attr: fn()}
+    if callable(getattr(obj, "tensors", None)) and callable(getattr(obj, "params", None)):
+        # plurieval interventions: what they compute is type + params + tensors (the card is
+        # provenance only, so it stays out of the key)
+        return {"type": getattr(obj, "type_name", "") or type(obj).__qualname__,
+                "params": describe_value(obj.params(), _depth + 1),
+                "tensors": {k: tensor_digest(v) for k, v in sorted(obj.tensors().items())}}
+    if hasattr(obj, "__dict__"):
+        state = {k: v for k, v in vars(obj).items() if not k.startswith("_") and not callable(v)}
+        return {"type": f"{type(obj).__module__}.{type(obj).__qualname__}", "state": describe_value(state, _depth + 1)}
+    raise TypeError(f"cannot describe a {type(obj).__name__} for a cache key; give it a digest() method")
+
+
+def model_identity(description: dict[str, Any]) -> dict[str, Any]:
+    """The parts of ``LanguageModel.describe()`` that change outputs. A weights hash, when the
+    loader provides one, is the strongest identity; id + revision is the fallback."""
+    device = str(description.get("device") or "")
+    return {
+        "id": description.get("id"),
+        "revision": description.get("revision"),
+        "weights_hash": description.get("weights_hash"),
+        "dtype": description.get("dtype"),
+        "quantization": description.get("quantization"),
+        "device_type": device.split(":")[0],
+    }
+
+
+def cache_key(kind: str, **parts: Any) -> str:
+    return content_hash({"format": CACHE_FORMAT, "kind": kind, **{k: describe_value(v) for k, v in parts.items()}})
+
+
+def full_settings(fn: Callable[..., Any], settings: dict[str, Any], skip: Sequence[str]) -> dict[str, Any]:
+    """``settings`` with the function's own defaults filled in, so ``max_new_tokens=64`` passed
+    explicitly and left at its default give the same key."""
+    out: dict[str, Any] = {}
+    try:
+        params = inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        params = {}
+    for name, p in params.items():
+        if name in skip or p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) or p.default is p.empty:
+            continue
+        out[name] = p.default
+    out.update(settings)
+    return {k: v for k, v in out.items() if k not in skip}
+
+
+# --- value encodings (JSON or safetensors; never pickle) --------------------------------------
+
+def encode_tensors(tensors: dict[str, Any]) -> bytes:
+    from safetensors.torch import save
+
+    # clone: rows of one batch tensor share storage, which safetensors refuses to write
+    return save({k: v.detach().cpu().contiguous().clone() for k, v in tensors.items()})
+
+
+def decode_tensors(blob: bytes) -> dict[str, Any]:
+    from safetensors.torch import load
+
+    return load(blob)
+
+
+def encode_value(value: Any) -> tuple[str, bytes]:
+    """(encoding, bytes) for what ``RunContext.cached`` may store: a tensor, a dict of tensors,
+    an intervention (anything with ``save(dir)`` that ``load_intervention`` reads back), or a
+    JSON-able value."""
+    if _is_tensor(value):
+        return "tensor", encode_tensors({"value": value})
+    if isinstance(value, dict) and value and all(_is_tensor(v) for v in value.values()):
+        return "tensors", encode_tensors({str(k): v for k, v in value.items()})
+    if callable(getattr(value, "save", None)) and not isinstance(value, (dict, list)):
+        import torch
+
+        with tempfile.TemporaryDirectory() as tmp:
+            value.save(tmp)
+            files = {p.relative_to(tmp).as_posix(): torch.frombuffer(bytearray(p.read_bytes()), dtype=torch.uint8)
+                     for p in sorted(Path(tmp).rglob("*")) if p.is_file()}
+        return "intervention", encode_tensors(files)
+    return "json", canonical_json(value).encode()
+
+
+def decode_value(encoding: str, blob: bytes) -> Any:
+    if encoding == "tensor":
+        return decode_tensors(blob)["value"]
+    if encoding == "tensors":
+        return decode_tensors(blob)
+    if encoding == "intervention":
+        from plurieval.models.interventions import load_intervention
+
+        with tempfile.TemporaryDirectory() as tmp:
+            for rel, data in decode_tensors(blob).items():
+                path = Path(tmp) / rel
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_bytes(data.numpy().tobytes())
+            return load_intervention(tmp)
+    if encoding == "json":
+        return json.loads(blob)
+    raise ValueError(f"unknown cache encoding {encoding!r} (written by a newer plurieval?)")
+
+
+def _is_tensor(v: Any) -> bool:
+    return type(v).__module__ == "torch" and type(v).__name__ in ("Tensor", "Parameter")
+
+
+def generation_to_json(g: Any) -> dict[str, Any]:
+    data = dataclasses.asdict(g) if dataclasses.is_dataclass(g) else dict(vars(g))
+    return json.loads(canonical_json(data))
+
+
+def generation_from_json(data: dict[str, Any]) -> Any:
+    from plurieval.models import Generation
+
+    return Generation(**data)
+
+
+# --- the store ----------------------------------------------------------------------------------
+
+@dataclasses.dataclass
+class CacheStats:
+    hits: dict[str, int] = dataclasses.field(default_factory=dict)
+    misses: dict[str, int] = dataclasses.field(default_factory=dict)
+
+    def hit(self, kind: str, n: int = 1) -> None:
+        self.hits[kind] = self.hits.get(kind, 0) + n
+
+    def miss(self, kind: str, n: int = 1) -> None:
+        self.misses[kind] = self.misses.get(kind, 0) + n
+
+    def to_dict(self) -> dict[str, Any]:
+        kinds = sorted(set(self.hits) | set(self.misses))
+        return {
+            "hits": sum(self.hits.values()),
+            "misses": sum(self.misses.values()),
+            "by_kind": {k: {"hits": self.hits.get(k, 0), "misses": self.misses.get(k, 0)} for k in kinds},
+        }
+
+    def line(self) -> str:
+        d = self.to_dict()
+        total = d["hits"] + d["misses"]
+        if not total:
+            return "cache: not used"
+        parts = ", ".join(f"{k} {v['hits']}/{v['hits'] + v['misses']}" for k, v in d["by_kind"].items())
+        return f"cache: {d['hits']} hits, {d['misses']} misses ({parts})"
+
+
+class Cache:
+    """One SQLite file of ``key -> (kind, encoding, blob)``. Safe to share between processes."""
+
+    def __init__(self, directory: str | Path | None = None):
+        self.directory = Path(directory) if directory else default_cache_dir()
+        self.path = self.directory / "cache.sqlite"
+        self.stats = CacheStats()
+        self._db: sqlite3.Connection | None = None
+
+    @property
+    def db(self) -> sqlite3.Connection:
+        if self._db is None:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            db = sqlite3.connect(self.path, timeout=60, isolation_level=None)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.execute(
+                "CREATE TABLE IF NOT EXISTS entries (key TEXT PRIMARY KEY, kind TEXT NOT NULL, "
+                "encoding TEXT NOT NULL, value BLOB NOT NULL, size INTEGER NOT NULL, created REAL NOT NULL)"
+            )
+            self._db = db
+        return self._db
+
+    def get_many(self, keys: Sequence[str]) -> dict[str, tuple[str, bytes]]:
+        found: dict[str, tuple[str, bytes]] = {}
+        unique = list(dict.fromkeys(keys))
+        for i in range(0, len(unique), 500):  # SQLite's bound-parameter limit
+            chunk = unique[i:i + 500]
+            rows = self.db.execute(
+                f"SELECT key, encoding, value FROM entries WHERE key IN ({','.join('?' * len(chunk))})", chunk
+            )
+            found.update({k: (enc, bytes(v)) for k, enc, v in rows})
+        return found
+
+    def put_many(self, items: Sequence[tuple[str, str, str, bytes]]) -> None:
+        """Store ``(key, kind, encoding, blob)`` entries in one transaction."""
+        if not items:
+            return
+        now = time.time()
+        with self.db:  # one transaction: a killed process leaves all or none of the batch
+            self.db.execute("BEGIN")
+            self.db.executemany(
+                "INSERT OR REPLACE INTO entries (key, kind, encoding, value, size, created) VALUES (?,?,?,?,?,?)",
+                [(k, kind, enc, sqlite3.Binary(b), len(b), now) for k, kind, enc, b in items],
+            )
+
+    def get(self, kind: str, key: str) -> Any:
+        """The decoded value, or ``None`` on a miss (counted in ``stats``)."""
+        row = self.get_many([key]).get(key)
+        if row is None:
+            self.stats.miss(kind)
+            return None
+        self.stats.hit(kind)
+        return decode_value(*row)
+
+    def put(self, kind: str, key: str, value: Any) -> None:
+        enc, blob = encode_value(value)
+        self.put_many([(key, kind, enc, blob)])
+
+    def info(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"path": str(self.path), "exists": self.path.exists(), "entries": 0, "bytes": 0,
+                               "by_kind": {}}
+        if not self.path.exists():
+            return out
+        for kind, n, size in self.db.execute("SELECT kind, COUNT(*), COALESCE(SUM(size),0) FROM entries GROUP BY kind"):
+            out["by_kind"][kind] = {"entries": n, "bytes": size}
+            out["entries"] += n
+            out["bytes"] += size
+        return out
+
+    def clear(self, kind: str | None = None) -> int:
+        if not self.path.exists():
+            return 0
+        cur = self.db.execute("DELETE FROM entries" + (" WHERE kind = ?" if kind else ""), (kind,) if kind else ())
+        n = cur.rowcount
+        self.db.execute("VACUUM")
+        return n
+
+    def close(self) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+
+
+# --- what RunContext.generate / extract / cached do -------------------------------------------
+
+def _base_parts(ctx: RunContext) -> dict[str, Any]:
+    spec = ctx.benchmark_spec
+    return {
+        "model": model_identity(ctx.model_description()),
+        "benchmark": {"name": spec.name, "spec_version": getattr(spec, "spec_version", None)},
+    }
+
+
+def cached_generate(ctx: RunContext, prompts: list[str], intervention: Any, settings: dict[str, Any]) -> list[Any]:
+    """Per-prompt cache entries: a partly cached batch generates only the missing prompts."""
+    cache: Cache = ctx.cache
+    model = ctx.model
+    full = full_settings(model.generate, settings, skip=("prompts", "intervention", "self"))
+    base = {**_base_parts(ctx), "intervention": describe_value(intervention), "settings": full}
+    keys = [cache_key("generation", prompt=p, **base) for p in prompts]
+    found = cache.get_many(keys)
+    out: list[Any] = [None] * len(prompts)
+    todo = []
+    for i, k in enumerate(keys):
+        if k in found:
+            out[i] = generation_from_json(decode_value(*found[k]))
+        else:
+            todo.append(i)
+    cache.stats.hit("generation", len(prompts) - len(todo))
+    cache.stats.miss("generation", len(todo))
+    if todo:
+        fresh = model.generate([prompts[i] for i in todo], intervention=intervention, **settings)
+        items = []
+        for i, g in zip(todo, fresh, strict=True):
+            out[i] = g
+            items.append((keys[i], "generation", *encode_value(generation_to_json(g))))
+        cache.put_many(items)
+    return out
+
+
+def cached_extract(ctx: RunContext, prompts: list[str], points: list[str], kw: dict[str, Any]) -> dict[str, Any]:
+    """Per-prompt activation entries (one safetensors blob per prompt holding every point)."""
+    import torch
+
+    cache: Cache = ctx.cache
+    model = ctx.model
+    full = full_settings(model.extract, kw, skip=("prompts", "points", "intervention", "self"))
+    base = {**_base_parts(ctx), "intervention": describe_value(kw.get("intervention")), "settings": full}
+    keys = [cache_key("activation", prompt=p, points=list(points), **base) for p in prompts]
+    found = cache.get_many(keys)
+    rows: list[dict[str, Any] | None] = [decode_tensors(found[k][1]) if k in found else None for k in keys]
+    todo = [i for i, r in enumerate(rows) if r is None]
+    cache.stats.hit("activation", len(prompts) - len(todo))
+    cache.stats.miss("activation", len(todo))
+    as_list = full.get("reduce") == "all"
+    if todo:
+        fresh = model.extract([prompts[i] for i in todo], points, **kw)
+        as_list = isinstance(next(iter(fresh.values())), list) if fresh else as_list
+        items = []
+        for j, i in enumerate(todo):
+            row = {p: fresh[p][j] for p in points}
+            rows[i] = row
+            items.append((keys[i], "activation", "tensors", encode_tensors(row)))
+        cache.put_many(items)
+    if not prompts:
+        return model.extract(prompts, points, **kw)
+    return {p: [r[p] for r in rows] if as_list else torch.stack([r[p] for r in rows]) for p in points}  # type: ignore[index]
+
+
+def cached_value(ctx: RunContext, kind: str, key_parts: Any, compute: Callable[[], Any], include_model: bool) -> Any:
+    cache: Cache = ctx.cache
+    parts: dict[str, Any] = {"parts": key_parts,
+                             "benchmark": _base_parts(ctx)["benchmark"] if not include_model else None}
+    if include_model:
+        parts.update(_base_parts(ctx))
+    if "method" in ctx.components:
+        parts["method"] = ctx.components["method"][1].model_dump(mode="json")
+        parts["method_name"] = ctx.components["method"][0].name
+    key = cache_key(kind, **parts)
+    value = cache.get(kind, key)
+    if value is None:
+        value = compute()
+        cache.put(kind, key, value)
+    return value

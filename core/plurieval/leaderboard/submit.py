@@ -1,0 +1,189 @@
+"""Turning a finished run directory into a leaderboard entry.
+
+The entry's numbers are *recomputed* from ``results.jsonl`` under the board's spec, never copied
+from ``summary.json``: the run's own summary is only compared with them, and a disagreement
+(the benchmark aggregates differently from what the board publishes) stops the submission with
+the differing numbers, because a board that silently shows other numbers than the run is worse
+than no board.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+from plurieval.errors import PluriError
+from plurieval.hashing import content_hash, file_hash, short
+from plurieval.leaderboard.schema import (
+    Bootstrap,
+    BoardMetric,
+    BoardSpec,
+    Entry,
+    Links,
+    MethodInfo,
+    ModelInfo,
+    ResultsRef,
+    Submitter,
+    load_board,
+)
+from plurieval.leaderboard.scoring import close, recompute
+from plurieval.results import read_jsonl
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise PluriError(f"{path} not found: is {path.parent} a finished plurieval run directory?")
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as err:
+        raise PluriError(f"{path} is not valid JSON: {err}") from None
+
+
+def default_board(summary: dict[str, Any], rows: list[dict[str, Any]], host: Any) -> BoardSpec:
+    """A board spec for a benchmark that has no board yet: every summary metric that is a
+    registered metric with a per-example score in every row; ranked by the first."""
+    names = []
+    for name in (summary.get("metrics") or {}):
+        try:
+            host.get("metric", name)
+        except PluriError:
+            continue
+        if rows and all(name in (r.get("scores") or {}) for r in rows):
+            names.append(name)
+    if not names:
+        raise PluriError(
+            f"no summary metric of this run has per-example scores in results.jsonl (summary metrics: "
+            f"{', '.join(summary.get('metrics') or {}) or 'none'}); a leaderboard entry needs a 'scores' "
+            f"mapping in every results row"
+        )
+    return BoardSpec(benchmark=summary["benchmark"], spec_version=str(summary.get("spec_version")),
+                     metrics=[BoardMetric(name=n) for n in names], ranking_metric=names[0], bootstrap=Bootstrap())
+
+
+def _summary_value(value: Any) -> float | None:
+    if isinstance(value, dict):
+        value = value.get("value")
+    return None if value is None else float(value)
+
+
+def _method_info(manifest: dict[str, Any]) -> MethodInfo:
+    comp = (manifest.get("components") or {}).get("method")
+    if not comp:
+        return MethodInfo()
+    package = comp.get("package")
+    version = next((p.get("version") for p in (manifest.get("plugins") or {}).values()
+                    if p.get("distribution") == package), None)
+    return MethodInfo(name=comp.get("name"), distribution=package, version=version, config=comp.get("config") or {})
+
+
+def _model_info(manifest: dict[str, Any], summary: dict[str, Any]) -> ModelInfo:
+    model = manifest.get("model") if isinstance(manifest.get("model"), dict) else {}
+    comp = (manifest.get("components") or {}).get("model") or {}
+    return ModelInfo(id=str(model.get("id") or comp.get("name") or summary.get("model")),
+                     revision=model.get("revision"), weights_hash=model.get("weights_hash"))
+
+
+def _mlflow_link(run_dir: Path, manifest: dict[str, Any]) -> str | None:
+    """The MLflow run the tracking plugin recorded, if any (manifest first, then its state file)."""
+    sources = [manifest.get("tracking")]
+    state = run_dir / "tracking" / "state.json"
+    if state.is_file():
+        try:
+            sources.append(json.loads(state.read_text(encoding="utf-8")))
+        except json.JSONDecodeError:
+            pass
+    for src in sources:
+        if not isinstance(src, dict):
+            continue
+        if src.get("run_url"):
+            return str(src["run_url"])
+        run_id = src.get("mlflow_run_id") or src.get("run_id")
+        uri = src.get("uri") or src.get("tracking_uri")
+        if run_id and uri:
+            return f"{uri}#/runs/{run_id}"
+    return None
+
+
+def slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-.")[:60] or "entry"
+
+
+def build_entry(
+    run_dir: str | Path,
+    host: Any,
+    *,
+    submitter: str,
+    board_dir: str | Path | None = None,
+    output: str | Path | None = None,
+    inline: bool = False,
+    paper: str | None = None,
+    mlflow_run: str | None = None,
+    code: str | None = None,
+) -> Path:
+    """Write an entry (and its results file beside it) for a finished run; returns its path."""
+    run_dir = Path(run_dir)
+    manifest = _read_json(run_dir / "manifest.json")
+    summary = _read_json(run_dir / "summary.json")
+    if manifest.get("status") != "complete":
+        raise PluriError(f"run {run_dir} is {manifest.get('status')!r}, not complete; finish it first")
+    results_path = run_dir / "results.jsonl"
+    if not results_path.is_file():
+        raise PluriError(f"{results_path} not found: a leaderboard entry needs the per-example results")
+    rows = read_jsonl(results_path)
+    benchmark = summary.get("benchmark")
+    if board_dir is None and (Path("leaderboards") / str(benchmark) / "board.yaml").is_file():
+        board_dir = Path("leaderboards") / str(benchmark)
+    board = load_board(board_dir) if board_dir else default_board(summary, rows, host)
+    if board.benchmark != benchmark:
+        raise PluriError(f"run {run_dir} is a {benchmark!r} run but the board is for {board.benchmark!r}")
+    if str(summary.get("spec_version")) != board.spec_version:
+        raise PluriError(f"run {run_dir} used {benchmark} spec_version {summary.get('spec_version')!r}; the board "
+                         f"accepts {board.spec_version!r} only")
+    missing = [m for m in board.metric_names if not all(m in (r.get("scores") or {}) for r in rows)]
+    if missing:
+        raise PluriError(f"results.jsonl rows lack per-example scores for {', '.join(missing)} "
+                         f"(the board requires {', '.join(board.metric_names)})")
+
+    again = recompute(rows, board, host)
+    reported = summary.get("metrics") or {}
+    disagree = [f"  {name}: summary.json {_summary_value(reported[name])!r}, recomputed {again.metrics[name].value!r}"
+                for name in board.metric_names
+                if name in reported and not close(_summary_value(reported[name]), again.metrics[name].value)]
+    if disagree:
+        raise PluriError("the run's summary.json disagrees with the board's aggregation of its per-example "
+                         f"results ({board.aggregation.kind} aggregation):\n" + "\n".join(disagree))
+
+    method = _method_info(manifest)
+    model = _model_info(manifest, summary)
+    if output is None:
+        name = slug(f"{method.name or 'none'}_{model.id}_{submitter}_{short(content_hash(manifest), 8)}")
+        folder = Path(board_dir) / "entries" if board_dir else run_dir / "leaderboard"
+        output = folder / f"{name}.json"
+    output = Path(output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    if inline:
+        ref = ResultsRef(rows=rows, sha256=content_hash(rows), num_rows=len(rows))
+    else:
+        results_name = output.stem + ".results.jsonl"
+        shutil.copyfile(results_path, output.parent / results_name)
+        ref = ResultsRef(file=results_name, sha256=file_hash(output.parent / results_name), num_rows=len(rows))
+    entry = Entry(
+        benchmark=board.benchmark,
+        spec_version=board.spec_version,
+        submitter=Submitter(name=submitter),
+        method=method,
+        model=model,
+        created_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        manifest=manifest,
+        bootstrap=board.bootstrap,
+        metrics=again.metrics,
+        per_language=again.per_language,
+        results=ref,
+        links=Links(mlflow_run=mlflow_run or _mlflow_link(run_dir, manifest), paper=paper, code=code),
+    )
+    output.write_text(json.dumps(entry.model_dump(mode="json"), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    return output

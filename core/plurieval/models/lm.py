@@ -1,0 +1,430 @@
+"""LanguageModel: one Hugging Face causal LM behind the small API every method and benchmark uses.
+
+Design choices (each one fixes a trap seen in peer libraries):
+
+* Prompts are left-padded by hand and every plain forward pass gets explicit ``position_ids``
+  computed from the attention mask, so a padded row sees the same positions as when it runs
+  alone. During generation transformers derives them from the mask at every step.
+* Interventions and extraction attach hooks and remove exactly the handles they attached, never
+  ``module._forward_hooks.clear()``, so hooks installed by other code survive.
+* A pre-hook on the model records the KV-cache length before each forward chunk; interventions
+  use it to select prompt/generated positions by *absolute* position (cache on == cache off).
+* :meth:`extract` raises a private exception once the deepest requested point has been captured
+  and catches it, so layers after it are never computed (vs ``output_hidden_states``, which runs
+  the whole model and, for the last entry, returns the state *after* the final norm).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import torch
+
+from plurieval.errors import PluriError
+from plurieval.models.hooks import (
+    ArchLayout,
+    attach,
+    detect_layout,
+    layer_modules,
+    parse_point,
+    point_module,
+    point_order,
+)
+from plurieval.models.interventions import ChunkState, Intervention
+
+
+@dataclass
+class Generation:
+    """One generated continuation: ``text`` (decoded new tokens, special tokens dropped),
+    ``token_ids`` (new tokens up to and including EOS), the original ``prompt`` and the exact
+    ``formatted_prompt`` fed to the model (after the chat template)."""
+
+    prompt: str
+    text: str
+    token_ids: list[int]
+    formatted_prompt: str = ""
+    finish_reason: str = "length"
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+class _StopForward(Exception):
+    """Raised by an extraction hook once every requested point is captured (caught in extract)."""
+
+
+def _batches(n: int, size: int) -> Iterator[slice]:
+    size = max(1, int(size))
+    for start in range(0, n, size):
+        yield slice(start, min(n, start + size))
+
+
+class LanguageModel:
+    """A causal LM with named hook points, batched generation, extraction and steering.
+
+    Build one with :func:`plurieval.models.load_hf`, :func:`plurieval.models.load_default` or
+    :func:`plurieval.models.testing.tiny_model`. ``hf`` is the transformers model, ``tokenizer``
+    its tokenizer (padding side is forced to left).
+    """
+
+    def __init__(self, hf: torch.nn.Module, tokenizer: Any, *, name: str, revision: str | None = None,
+                 weights_hash: str | None = None, quantization: str = "none", source: str | None = None,
+                 num_parameters: int | None = None, dtype: torch.dtype | None = None) -> None:
+        self.hf = hf.eval()
+        self.tokenizer = tokenizer
+        self.name = name
+        self.revision = revision
+        self.weights_hash = weights_hash
+        self.quantization = quantization
+        self.source = source or name
+        self.layout: ArchLayout = detect_layout(hf)
+        self._layers = layer_modules(hf, self.layout)
+        self._num_parameters = num_parameters or sum(p.numel() for p in hf.parameters())
+        self._dtype = dtype or next(hf.parameters()).dtype
+        self._chunk = ChunkState()
+        self._steer_depth = 0
+        self._tracker: Any = None
+        tokenizer.padding_side = "left"
+        if tokenizer.pad_token_id is None:
+            tokenizer.pad_token = tokenizer.eos_token
+        self.pad_token_id = int(tokenizer.pad_token_id)
+        eos = getattr(hf.generation_config, "eos_token_id", None) if getattr(hf, "generation_config", None) else None
+        eos = eos if eos is not None else tokenizer.eos_token_id
+        self.eos_token_ids: list[int] = [int(e) for e in (eos if isinstance(eos, (list, tuple)) else [eos]) if e is not None]
+
+    # --- facts ----------------------------------------------------------------------------------
+
+    @property
+    def num_layers(self) -> int:
+        return len(self._layers)
+
+    @property
+    def hidden_size(self) -> int:
+        return int(self.hf.config.hidden_size)
+
+    @property
+    def d_mlp(self) -> int:
+        cfg = self.hf.config
+        for key in ("intermediate_size", "n_inner"):
+            value = getattr(cfg, key, None)
+            if value:
+                return int(value)
+        return 4 * self.hidden_size
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.hf.parameters()).device
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self._dtype
+
+    def points(self) -> list[str]:
+        """Every hook point name of this model."""
+        subs = ("resid_pre", "attn_out", "mlp_act", "mlp_out", "resid_post")
+        return [f"blocks.{i}.{s}" for i in range(self.num_layers) for s in subs]
+
+    def describe(self) -> dict[str, Any]:
+        """What a run manifest records about the model (enough to know the weights were the same)."""
+        return {
+            "id": self.name,
+            "source": self.source,
+            "revision": self.revision,
+            "weights_hash": self.weights_hash,
+            "architecture": type(self.hf).__name__,
+            "model_type": getattr(self.hf.config, "model_type", None),
+            "dtype": str(self.dtype).removeprefix("torch."),
+            "device": str(self.device),
+            "quantization": self.quantization,
+            "num_parameters": int(self._num_parameters),
+            "num_layers": self.num_layers,
+            "hidden_size": self.hidden_size,
+        }
+
+    def __repr__(self) -> str:
+        return f"LanguageModel({self.name!r}, layers={self.num_layers}, d={self.hidden_size}, quantization={self.quantization})"
+
+    # --- prompts and tokens ---------------------------------------------------------------------
+
+    def format_prompt(self, prompt: str, *, chat: bool = True, system: str | None = None) -> str:
+        """The text fed to the model: the chat template (with generation prompt) when ``chat`` and
+        the tokenizer has one, else the prompt itself (``system`` prepended as a paragraph)."""
+        if chat and getattr(self.tokenizer, "chat_template", None):
+            messages = ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": prompt}]
+            return self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+        return f"{system}\n\n{prompt}" if system else prompt
+
+    def _encode_one(self, text: str, *, special: bool) -> list[int]:
+        ids = list(self.tokenizer(text, add_special_tokens=special)["input_ids"])
+        # T5-style tokenizers (ByT5) append EOS as a "special token": a prompt must not end the text.
+        if special and ids and ids[-1] in self.eos_token_ids and not text.endswith(self.tokenizer.eos_token or "\0"):
+            ids = ids[:-1]
+        return ids
+
+    def encode(self, prompts: Sequence[str], *, chat: bool = True, system: str | None = None) -> list[list[int]]:
+        """Token ids of each formatted prompt (chat-templated text already carries its BOS)."""
+        templated = chat and bool(getattr(self.tokenizer, "chat_template", None))
+        return [self._encode_one(self.format_prompt(p, chat=chat, system=system), special=not templated)
+                for p in prompts]
+
+    def _pad(self, seqs: Sequence[Sequence[int]]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Left-pad to the longest sequence → ``input_ids``, ``attention_mask`` on the model device."""
+        if any(len(s) == 0 for s in seqs):
+            raise PluriError("empty prompt: every prompt needs at least one token")
+        width = max(len(s) for s in seqs)
+        ids = torch.full((len(seqs), width), self.pad_token_id, dtype=torch.long)
+        mask = torch.zeros((len(seqs), width), dtype=torch.long)
+        for i, s in enumerate(seqs):
+            ids[i, width - len(s):] = torch.tensor(list(s), dtype=torch.long)
+            mask[i, width - len(s):] = 1
+        return ids.to(self.device), mask.to(self.device)
+
+    @staticmethod
+    def _position_ids(mask: torch.Tensor) -> torch.Tensor:
+        return (mask.cumsum(-1) - 1).clamp(min=0)
+
+    def _forward(self, ids: torch.Tensor, mask: torch.Tensor, **kw: Any) -> Any:
+        return self.hf(input_ids=ids, attention_mask=mask, position_ids=self._position_ids(mask), use_cache=False, **kw)
+
+    # --- hooks ----------------------------------------------------------------------------------
+
+    def _attach_point(self, point: str, fn: Any) -> Any:
+        layer, sub = parse_point(point, self.num_layers)
+        module, mode = point_module(self._layers[layer], self.layout, sub)
+        return attach(module, mode, fn)
+
+    def _track_chunks(self) -> Any:
+        """Pre-hook on the whole model: record how many positions precede this forward chunk."""
+        chunk = self._chunk
+
+        def pre(_mod: Any, args: tuple, kwargs: dict) -> None:
+            cache = kwargs.get("past_key_values")
+            chunk.offset = int(cache.get_seq_length()) if cache is not None and hasattr(cache, "get_seq_length") else 0
+
+        return self.hf.register_forward_pre_hook(pre, with_kwargs=True)
+
+    @contextlib.contextmanager
+    def steer(self, intervention: Intervention | None) -> Iterator[LanguageModel]:
+        """Apply ``intervention`` inside the block; on exit exactly its hooks are removed."""
+        if intervention is None:
+            yield self
+            return
+        if not isinstance(intervention, Intervention):
+            raise PluriError(f"steer() needs an Intervention (AddVector, DirectionalAblation, ...), got {type(intervention).__name__}")
+        handles = []
+        if self._steer_depth == 0:
+            self._tracker = self._track_chunks()
+        self._steer_depth += 1
+        try:
+            for point, fn in intervention.hook_specs(self.num_layers):
+                handles.append(self._attach_point(point, self._bind(fn)))
+            yield self
+        finally:
+            for h in handles:
+                h.remove()
+            self._steer_depth -= 1
+            if self._steer_depth == 0 and self._tracker is not None:
+                self._tracker.remove()
+                self._tracker = None
+
+    def _bind(self, fn: Any) -> Any:
+        chunk = self._chunk
+        return lambda x: fn(x, chunk)
+
+    @contextlib.contextmanager
+    def _prompt_len(self, n: int | None) -> Iterator[None]:
+        old = self._chunk.prompt_len
+        self._chunk.prompt_len = n
+        self._chunk.offset = 0
+        try:
+            yield
+        finally:
+            self._chunk.prompt_len = old
+
+    # --- generation -----------------------------------------------------------------------------
+
+    @torch.inference_mode()
+    def generate(self, prompts: Sequence[str], *, max_new_tokens: int = 64, do_sample: bool = False,
+                 temperature: float = 1.0, top_p: float = 1.0, seed: int | None = None, batch_size: int = 8,
+                 chat: bool = True, system: str | None = None, intervention: Intervention | None = None,
+                 use_cache: bool = True) -> list[Generation]:
+        """Batched, left-padded generation; greedy unless ``do_sample``. With a ``seed`` sampling
+        is reproducible (the global RNG is left untouched). ``intervention`` is applied to every
+        forward pass, prompt and generated tokens alike (see ``positions`` of each intervention)."""
+        from transformers import GenerationConfig
+
+        if isinstance(prompts, str):
+            raise PluriError("generate() takes a list of prompts, not a single string")
+        prompts = list(prompts)
+        formatted = [self.format_prompt(p, chat=chat, system=system) for p in prompts]
+        encoded = self.encode(prompts, chat=chat, system=system)
+        settings: dict[str, Any] = {"max_new_tokens": int(max_new_tokens), "do_sample": bool(do_sample),
+                                    "pad_token_id": self.pad_token_id, "eos_token_id": self.eos_token_ids or None,
+                                    "use_cache": use_cache}
+        if do_sample:
+            settings.update(temperature=float(temperature), top_p=float(top_p), top_k=0)
+        else:
+            settings.update(temperature=None, top_p=None, top_k=None)
+        gen_config = GenerationConfig(**settings)
+        out: list[Generation] = []
+        rng = torch.random.fork_rng(devices=[]) if seed is not None else contextlib.nullcontext()
+        with rng, self.steer(intervention):
+            if seed is not None:
+                torch.manual_seed(int(seed))
+            for sl in _batches(len(prompts), batch_size):
+                ids, mask = self._pad(encoded[sl])
+                with self._prompt_len(ids.shape[1]):
+                    seqs = self.hf.generate(input_ids=ids, attention_mask=mask, generation_config=gen_config)
+                for j, row in enumerate(seqs[:, ids.shape[1]:].tolist()):
+                    i = sl.start + j
+                    new, reason = [], "length"
+                    for t in row:
+                        new.append(t)
+                        if t in self.eos_token_ids:
+                            reason = "eos"
+                            break
+                    text = self.tokenizer.decode(new, skip_special_tokens=True)
+                    out.append(Generation(prompt=prompts[i], text=text, token_ids=new,
+                                          formatted_prompt=formatted[i], finish_reason=reason))
+        return out
+
+    # --- scoring --------------------------------------------------------------------------------
+
+    @torch.inference_mode()
+    def next_token_logprobs(self, prompts: Sequence[str], *, chat: bool = True, system: str | None = None,
+                            intervention: Intervention | None = None, batch_size: int = 8) -> torch.Tensor:
+        """``[n, vocab]`` float32 log-probabilities of the token after each prompt."""
+        encoded = self.encode(list(prompts), chat=chat, system=system)
+        rows = []
+        with self.steer(intervention):
+            for sl in _batches(len(encoded), batch_size):
+                ids, mask = self._pad(encoded[sl])
+                with self._prompt_len(None):
+                    logits = self._forward(ids, mask, logits_to_keep=1).logits[:, -1]
+                rows.append(torch.log_softmax(logits.float(), dim=-1).cpu())
+        return torch.cat(rows) if rows else torch.empty(0, 0)
+
+    @torch.inference_mode()
+    def continuation_logprobs(self, prompts: Sequence[str], continuations: Sequence[str], *, chat: bool = True,
+                              system: str | None = None, intervention: Intervention | None = None,
+                              batch_size: int = 8) -> list[float]:
+        """Summed log-probability of each continuation given its prompt (teacher forcing)."""
+        if len(prompts) != len(continuations):
+            raise PluriError(f"{len(prompts)} prompts but {len(continuations)} continuations")
+        heads = self.encode(list(prompts), chat=chat, system=system)
+        tails = [self._encode_one(c, special=False) for c in continuations]
+        out: list[float] = []
+        with self.steer(intervention):
+            for sl in _batches(len(heads), batch_size):
+                seqs = [h + t for h, t in zip(heads[sl], tails[sl], strict=True)]
+                ids, mask = self._pad(seqs)
+                with self._prompt_len(None):
+                    logp = torch.log_softmax(self._forward(ids, mask).logits.float(), dim=-1)
+                width = ids.shape[1]
+                for j, tail in enumerate(tails[sl]):
+                    if not tail:
+                        out.append(0.0)
+                        continue
+                    pos = torch.arange(width - len(tail), width, device=ids.device)
+                    out.append(float(logp[j, pos - 1, ids[j, pos]].sum()))
+        return out
+
+    # --- extraction -----------------------------------------------------------------------------
+
+    @torch.inference_mode()
+    def extract(self, prompts: Sequence[str], points: Sequence[str] | str, *,
+                reduce: Literal["last", "mean", "positions", "all"] = "last", positions: Sequence[int] | None = None,
+                chat: bool = True, system: str | None = None, batch_size: int = 8,
+                intervention: Intervention | None = None) -> dict[str, Any]:
+        """Activations at hook points, float32 on CPU.
+
+        ``reduce``: "last" → ``[n, d]`` (last prompt token); "mean" → ``[n, d]`` over the prompt's
+        tokens; "positions" → ``[n, len(positions), d]`` (negative = from the end of the prompt,
+        e.g. ``[-1, -2]``; non-negative = from its first token); "all" → list of ``[t_i, d]``.
+        The forward pass stops after the deepest requested point.
+        """
+        if isinstance(points, str):
+            points = [points]
+        points = list(dict.fromkeys(points))
+        if not points:
+            raise PluriError("extract() needs at least one hook point")
+        if reduce not in ("last", "mean", "positions", "all"):
+            raise PluriError(f"reduce must be last, mean, positions or all (got {reduce!r})")
+        if reduce == "positions" and not positions:
+            raise PluriError("reduce='positions' needs positions=[...] (e.g. [-1, -2])")
+        parsed = {p: parse_point(p, self.num_layers) for p in points}
+        deepest = max(point_order(*v) for v in parsed.values())
+        encoded = self.encode(list(prompts), chat=chat, system=system)
+        collected: dict[str, list[Any]] = {p: [] for p in points}
+        with self.steer(intervention):
+            for sl in _batches(len(encoded), batch_size):
+                ids, mask = self._pad(encoded[sl])
+                captured = self._run_capture(ids, mask, parsed, deepest)
+                lengths = mask.sum(-1).tolist()
+                for p in points:
+                    collected[p].append(self._reduce(captured[p], lengths, reduce, positions))
+        out: dict[str, Any] = {}
+        for p in points:
+            parts = collected[p]
+            if reduce == "all":
+                out[p] = [t for part in parts for t in part]
+            else:
+                out[p] = torch.cat(parts) if parts else torch.empty(0, self.hidden_size)
+        return out
+
+    def _run_capture(self, ids: torch.Tensor, mask: torch.Tensor, parsed: dict[str, tuple[int, str]],
+                     deepest: tuple[int, int]) -> dict[str, torch.Tensor]:
+        captured: dict[str, torch.Tensor] = {}
+        want = len(parsed)
+        handles = []
+
+        def make(point: str) -> Any:
+            def fn(x: torch.Tensor) -> None:
+                captured[point] = x.detach()
+                if len(captured) == want:
+                    raise _StopForward
+                return None
+
+            return fn
+
+        try:
+            # Attach in forward order so that at one module the capture runs after steering hooks.
+            for point in sorted(parsed, key=lambda p: point_order(*parsed[p])):
+                handles.append(self._attach_point(point, make(point)))
+            with self._prompt_len(None):
+                try:
+                    self._forward(ids, mask, logits_to_keep=1)
+                except _StopForward:
+                    pass
+        finally:
+            for h in handles:
+                h.remove()
+        missing = set(parsed) - set(captured)
+        if missing:
+            raise PluriError(f"hook points {sorted(missing)} were not reached in the forward pass")
+        return captured
+
+    @staticmethod
+    def _reduce(h: torch.Tensor, lengths: list[int], reduce: str, positions: Sequence[int] | None) -> Any:
+        h = h.float()
+        width = h.shape[1]
+        if reduce == "last":
+            return h[:, -1].cpu()
+        if reduce == "mean":
+            rows = [h[i, width - n:].mean(0) for i, n in enumerate(lengths)]
+            return torch.stack(rows).cpu()
+        if reduce == "all":
+            return [h[i, width - n:].cpu().clone() for i, n in enumerate(lengths)]
+        rows = []
+        for i, n in enumerate(lengths):
+            idx = []
+            for p in positions or ():
+                if not -n <= p < n:
+                    raise PluriError(f"position {p} is outside a prompt of {n} tokens")
+                idx.append(width + p if p < 0 else width - n + p)
+            rows.append(h[i, idx])
+        return torch.stack(rows).cpu()
+
+
+__all__ = ["Generation", "LanguageModel"]

@@ -1,0 +1,29 @@
+"""Pydantic configs of the resources plugin (torch-free: ``plugin.py`` imports this module)."""
+
+from __future__ import annotations
+
+from plurieval.config import CommaList
+from pydantic import BaseModel, ConfigDict, Field
+
+# --- language identifiers -------------------------------------------------------------------
+
+
+class Py3LangidConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    languages: CommaList | None = Field(None, description="restrict predictions to these ISO 639-1 codes (default: all 97)")
+    min_confidence: float = Field(0.0, ge=0, le=1, description="below this normalised probability → 'und'")
+
+
+class LinguaLIDConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    languages: CommaList = Field(
+        default_factory=lambda: ["en", "de", "fr", "es", "it", "pt", "nl", "ru", "zh", "ja", "ko", "ar", "hi", "tr"],
+        description="ISO 639-1 codes the detector chooses between (never all 75: slow and less accurate)",
+    )
+    low_accuracy_mode: bool = False
+
+
+class FastTextLIDConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    model_path: str = Field(..., description="path to a fastText LID model, e.g. NLLB's lid218e.bin")
+    min_confidence: float = Field(0.0, ge=0, le=1, description="below this probability → 'und'")
