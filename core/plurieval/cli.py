@@ -249,6 +249,76 @@ def registry(
     console.print(f"{path} matches the installed first-party plugins")
 
 
+from plurieval.leaderboard.cli import leaderboard_app  # noqa: E402  (import-light: typer + rich only)
+
+app.add_typer(leaderboard_app, name="leaderboard")
+
+
+cache_app = typer.Typer(help="Inspect or clear the content-addressed cache of generations, activations and directions.",
+                         no_args_is_help=True)
+app.add_typer(cache_app, name="cache")
+
+
+@cache_app.command("info")
+def cache_info(as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False) -> None:
+    """Where the cache is ($PLURIEVAL_CACHE_DIR), how many entries of each kind, how big."""
+    from plurieval.cache import Cache
+
+    info = Cache().info()
+    if as_json:
+        print(json.dumps(info, indent=2))
+        return
+    console.print(f"cache: {info['path']}" + ("" if info["exists"] else " (empty: not created yet)"), highlight=False)
+    for kind, entry in sorted(info["by_kind"].items()):
+        console.print(f"  {kind:<11} {entry['entries']:>8} entries  {entry['bytes'] / 1e6:>10.2f} MB")
+    console.print(f"  {'total':<11} {info['entries']:>8} entries  {info['bytes'] / 1e6:>10.2f} MB")
+
+
+@cache_app.command("clear")
+def cache_clear(
+    kind: Annotated[str | None, typer.Option(help="only this kind: generation, activation or direction")] = None,
+) -> None:
+    """Delete cached entries (all, or one kind)."""
+    from plurieval.cache import KINDS, Cache
+
+    if kind is not None and kind not in KINDS:
+        _fail(f"--kind must be one of {', '.join(KINDS)} (got {kind!r})")
+    cache = Cache()
+    n = cache.clear(kind)
+    console.print(f"removed {n} {kind or ''} entries from {cache.path}".replace("  ", " "), highlight=False)
+
+
+@app.command()
+def rerun(
+    manifest: Annotated[Path, typer.Argument(help="a run's manifest.json (or its run directory)")],
+    output: Annotated[Path | None, typer.Option(help="output directory (default: OUTPUT/reruns/<run-id>-<time>)")] = None,
+    tolerance: Annotated[float, typer.Option(help="largest absolute difference still counted as equal")] = 0.0,
+    track: Annotated[bool, typer.Option("--track", help="also log the repeat to MLflow")] = False,
+) -> None:
+    """Repeat a run from its manifest alone (bypassing the cache, into a fresh directory) and
+    compare every metric. Prints `identical` and exits 0 when all match; otherwise names each
+    differing metric with both values and exits 1."""
+    from plurieval.rerun import compare_metrics, environment_differences, original_metrics
+    from plurieval.rerun import rerun as do_rerun
+
+    host = get_host()
+    _report_plugin_errors(host)
+    from plurieval.manifest import load_manifest
+
+    notes = environment_differences(load_manifest(manifest), host)
+    for note in notes:
+        err_console.print(f"[yellow]environment differs:[/] {note}", highlight=False)
+    loaded, outcome = do_rerun(manifest, host, output=output, track=track)
+    err_console.print(f"rerun directory: {outcome.run_dir}", highlight=False)
+    diffs = compare_metrics(original_metrics(loaded, manifest), outcome.summary.get("metrics", {}), tolerance)
+    if not diffs:
+        print("identical")
+        return
+    for name, before, after in diffs:
+        print(f"differs: {name}: original={before!r} rerun={after!r}")
+    raise typer.Exit(1)
+
+
 def main() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:

@@ -72,9 +72,10 @@ def default_reference_input(kind: str, reference: Any) -> Any:
     return reference
 
 
-def _finite_mean(values: Sequence[Any]) -> float:
-    vals = [float(v) for v in values if v is not None and not (isinstance(v, float) and math.isnan(v))]
-    return sum(vals) / len(vals) if vals else float("nan")
+def _json_float(v: Any) -> float | None:
+    """NaN (undefined, e.g. a rank correlation of a constant baseline) → None: JSON has no NaN."""
+    v = float(v)
+    return None if math.isnan(v) else v
 
 
 def run_explanation_benchmark(
@@ -129,20 +130,23 @@ def run_explanation_benchmark(
             continue
         aggregate = metric.aggregate
         stats = with_ci(values, aggregate, seed=ctx.config.seed)
+        stats = {k: _json_float(v) if k != "n" else v for k, v in stats.items()}
         body["metrics"][name] = stats["value"]
         body["metrics_ci"][name] = stats
         body["higher_is_better"][name] = spec.higher_is_better
-        ctx.log_metric(name, stats["value"])
+        if stats["value"] is not None:
+            ctx.log_metric(name, stats["value"])
         for row, v in zip(rows, values, strict=True):
             row.setdefault("scores", {})[name] = v
         for g in groups:
             idx = [i for i, r in enumerate(rows) if str(r["metadata"].get(group_by)) == g]
-            per_group[g][name] = float(aggregate([values[i] for i in idx]))
-            ctx.log_metric(name, per_group[g][name], **{group_by: g})
+            per_group[g][name] = _json_float(aggregate([values[i] for i in idx]))
+            if per_group[g][name] is not None:
+                ctx.log_metric(name, per_group[g][name], **{group_by: g})
         for bname, preds in baseline_rows.items():
             bvals = _score(metric, spec, ctx, rows, preds, kind, prediction_input, reference_input)
             if bvals is not None:
-                baseline_out[bname][name] = float(aggregate(bvals))
+                baseline_out[bname][name] = _json_float(aggregate(bvals))
     ctx.results.rewrite(rows)
     if group_by:
         body["per_group"] = {"by": group_by, **per_group}
@@ -207,4 +211,12 @@ def choice_logprobs(model: Any, prompts: Sequence[str], choices: Sequence[str], 
     return out
 
 
-__all__ = ["DATA_ENV", "choice_logprobs", "data_path", "generate_texts", "default_prediction_input", "default_reference_input", "run_explanation_benchmark"]
+__all__ = [
+    "DATA_ENV",
+    "choice_logprobs",
+    "data_path",
+    "default_prediction_input",
+    "default_reference_input",
+    "generate_texts",
+    "run_explanation_benchmark",
+]

@@ -121,7 +121,7 @@ class PluginHost:
             spec_type = SPEC_TYPES[kind]
             info = self.plugins[plugin]
 
-            def register(spec: ComponentSpec, _kind: Kind = kind, _type: type = spec_type) -> None:
+            def register(spec: ComponentSpec, _kind: Kind = kind, _type: type = spec_type, info: PluginInfo = info) -> None:
                 if not isinstance(spec, _type):
                     raise TypeError(f"{hook} expects {_type.__name__} objects, got {type(spec).__name__}")
                 spec = spec.with_origin(package, plugin)

@@ -9,7 +9,6 @@ command) uploads it later.
 Kept import-light: no mlflow, no torch at module level (``plurieval list`` must stay fast).
 """
 
-from __future__ import annotations
 
 import re
 import sys

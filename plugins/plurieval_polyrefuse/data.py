@@ -34,7 +34,6 @@ from typing import Any
 from plurieval.components import Dataset, DatasetInfo, Example
 from plurieval.errors import DataError
 from plurieval.hashing import content_hash, file_hash
-
 from plurieval_polyrefuse.config import LANGUAGES, REPO_URL, PolyRefuseDataConfig
 
 SPLITS = ("train", "val", "test")

@@ -24,7 +24,6 @@ from typing import Any
 
 from plurieval.components import Example, SteeringMethod
 from plurieval.errors import PluriError
-
 from plurieval_polyrefuse.config import RefusalDirectionConfig
 
 _SENTINEL = "\u2063PLURIEVAL\u2063"
@@ -129,7 +128,6 @@ class RefusalDirection(SteeringMethod[RefusalDirectionConfig]):
     def select(self, model: Any, harmful: list[str], harmless: list[str], val_harmful: Sequence[Example],
                val_harmless: Sequence[Example], run: Any = None) -> Selection:
         from plurieval.models.interventions import AddVector, DirectionalAblation
-
         from plurieval_polyrefuse.metrics import refusal_scores
 
         cfg = self.config

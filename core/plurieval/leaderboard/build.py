@@ -30,8 +30,11 @@ class Ranked:
     rows: list[dict[str, Any]]
     rank: int | None = None
     group: int | None = None
-    tie_test: str | None = None  # "paired bootstrap" / "CI overlap" against the group leader
+    # The test against the leader of the group above ("paired bootstrap" / "CI overlap") and,
+    # for the paired test, the interval of leader − this entry; ``tied``: it joined that group.
+    tie_test: str | None = None
     diff_ci: tuple[float, float] | None = None
+    tied: bool = False
 
 
 @dataclass
@@ -76,11 +79,11 @@ def rank_entries(items: list[Ranked], spec: BoardSpec, host: Any, higher_is_bett
                 tied = _ci_overlap(leader, item, metric)
                 item.tie_test = "CI overlap"
         if tied:
-            item.rank, item.group = leader.rank, leader.group  # type: ignore[union-attr]
+            item.rank, item.group, item.tied = leader.rank, leader.group, True  # type: ignore[union-attr]
         else:
             group += 1
             leader = item
-            item.rank, item.group, item.tie_test, item.diff_ci = position, group, None, None
+            item.rank, item.group = position, group
     return scored + unscored
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import html
-import io
 import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -222,7 +221,7 @@ def board_html(board: Board, plot: Path | None = None) -> str:
             mv = e.metrics[m]
             ci = "" if mv.ci_low is None or mv.ci_high is None else f" <span class=ci>[{fmt(mv.ci_low)}, {fmt(mv.ci_high)}]</span>"
             cells.append(_num_cell(mv.value, _e(fmt(mv.value)) + ci))
-        tie = "" if r.tie_test is None else f" <span class=ci>({_e(r.tie_test)})</span>"
+        tie = f" <span class=ci>(tied: {_e(r.tie_test)})</span>" if r.tied else ""
         cells.append(_num_cell(r.group, _e(r.group or "–") + tie))
         links = []
         for label, url in _links(r):

@@ -19,9 +19,9 @@ from typing import Any
 from plurieval.errors import PluriError
 from plurieval.hashing import content_hash, file_hash, short
 from plurieval.leaderboard.schema import (
-    Bootstrap,
     BoardMetric,
     BoardSpec,
+    Bootstrap,
     Entry,
     Links,
     MethodInfo,
@@ -160,7 +160,8 @@ def build_entry(
     method = _method_info(manifest)
     model = _model_info(manifest, summary)
     if output is None:
-        name = slug(f"{method.name or 'none'}_{model.id}_{submitter}_{short(content_hash(manifest), 8)}")
+        name = "_".join([slug(method.name or "none")[:24], slug(model.id)[:32], slug(submitter)[:24],
+                         short(content_hash(manifest), 8)])
         folder = Path(board_dir) / "entries" if board_dir else run_dir / "leaderboard"
         output = folder / f"{name}.json"
     output = Path(output)

@@ -196,7 +196,8 @@ class DirectionalAblation(Intervention):
         norm = direction.norm()
         if not torch.isfinite(norm) or norm == 0:
             raise PluriError("DirectionalAblation: direction has zero or non-finite norm")
-        self.direction = direction / norm
+        # An already-unit vector (e.g. one loaded from an artifact) is kept bit-for-bit.
+        self.direction = direction if abs(float(norm) - 1.0) < 1e-6 else direction / norm
         self.points = list(self._ALL) if points == "all" else [points] if isinstance(points, str) else list(points)
         bad = set(self.points) - {"resid_pre", "resid_post", "attn_out", "mlp_out"}
         if bad:

@@ -140,9 +140,9 @@ def quantize_int8(hf: torch.nn.Module) -> torch.nn.Module:
         raise PluriError("quantization=int8 is CPU-only (torch dynamic quantisation); use device=cpu")
     if next(hf.parameters()).dtype != torch.float32:
         raise PluriError("quantization=int8 needs dtype=float32 weights to start from")
-    from torch.ao.quantization import quantize_dynamic
-
     import warnings
+
+    from torch.ao.quantization import quantize_dynamic
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # torch deprecation notice pointing at torchao

@@ -2,7 +2,8 @@
 
 from plurieval.hookspecs import hookimpl
 from plurieval.specs import BenchmarkSpec, MetricSpec, ModelSpec, NoConfig
-from tinybench.config import TinyEchoConfig, TinyModelConfig
+
+from .config import TinyEchoConfig, TinyModelConfig
 
 
 @hookimpl

@@ -1,0 +1,69 @@
+"""The polyrefuse benchmark end to end through the runner, on a tiny random model saved to disk
+and the shipped sample (structure, matrices, plots, gaps, resumption)."""
+
+import json
+
+import pytest
+
+from plurieval.config import apply_overrides, build_run_config
+from plurieval.host import get_host
+from plurieval.models.testing import tiny_model
+from plurieval.runner import execute
+
+
+@pytest.fixture(scope="module")
+def tiny_folder(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("tiny")
+    lm = tiny_model("llama", seed=3)
+    lm.hf.save_pretrained(folder)
+    lm.tokenizer.save_pretrained(folder)
+    return folder
+
+
+def _config(tiny_folder, out, langs="en,de,zh"):
+    data = {"benchmark": "polyrefuse", "model": {"name": f"hf:{tiny_folder}", "params": {"tokenizer_class": "ByT5Tokenizer"}},
+            "method": "refusal_direction", "limit": 2, "output_dir": str(out), "tracking": {"enabled": False}}
+    apply_overrides(data, [f"languages={langs}", "source=sample", "fit_prompts=4", "max_new_tokens=3",
+                           "method.selection_prompts=2", "method.positions=1"])
+    return build_run_config(data)
+
+
+def test_polyrefuse_run(tiny_folder, tmp_path):
+    host = get_host()
+    cfg = _config(tiny_folder, tmp_path)
+    assert cfg.benchmark.params["languages"] == "en,de,zh" or cfg.benchmark.params["languages"] == ["en", "de", "zh"]
+    outcome = execute(cfg, host)
+    s = outcome.summary
+    langs = ["en", "de", "zh"]
+    assert s["method"] == "refusal_direction"
+    assert set(s["transfer"]) == set(langs) and all(set(s["transfer"][a]) == set(langs) for a in langs)
+    for a in langs:
+        for b in langs:
+            pair = s["transfer"][a][b]
+            for side in ("before", "after"):
+                assert 0.0 <= pair[side]["compliance_rate"] <= 1.0
+                assert pair[side]["compliance_rate"] == pytest.approx(1 - pair[side]["refusal_rate"])
+                assert pair[side]["n"] == 2
+    cos = s["cosine_similarity"]
+    assert all(cos[a][a] == pytest.approx(1.0) for a in langs)
+    assert all(cos[a][b] == pytest.approx(cos[b][a]) for a in langs for b in langs)
+    assert s["coverage"]["missing"] == ["zh/test/harmless"]
+    assert s["coverage"]["induce_skipped_no_harmless_test"] == ["zh"] and set(s["induce"]) == {"en", "de"}
+    assert len(s["compliance_matrix"]["after"]) == 3 and len(s["compliance_matrix"]["after"][0]) == 3
+    for plot in ("plots/transfer_compliance.png", "plots/cosine_similarity.png", "plots/refusal_score_per_layer.png"):
+        assert (outcome.run_dir / plot).stat().st_size > 1000
+    card = json.loads((outcome.run_dir / "artifacts/direction_de/card.json").read_text())
+    assert card["type"] == "directional_ablation" and card["card"]["language"] == "de"
+    rows = [json.loads(line) for line in (outcome.run_dir / "results.jsonl").read_text().splitlines()]
+    # 3 baseline + 9 transfer conditions × 2 prompts, + 2 × 2 harmless conditions × 2 prompts
+    assert len(rows) == (3 + 9) * 2 + 2 * 2 * 2
+    assert {"refusal_score", "refusal_substring", "compliance_substring"} <= set(rows[0]["scores"])
+    manifest = json.loads((outcome.run_dir / "manifest.json").read_text())
+    assert any(d["id"] == "polyrefuse" and "CC BY-NC" in d["license"] for d in manifest["datasets"])
+
+
+def test_unknown_language_is_rejected(tiny_folder, tmp_path):
+    from plurieval.errors import PluriError
+
+    with pytest.raises(PluriError, match="unknown languages"):
+        execute(_config(tiny_folder, tmp_path, langs="en,xx"), get_host())

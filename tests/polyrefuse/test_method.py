@@ -1,0 +1,113 @@
+"""Refusal-direction selection on a real tiny Llama with a planted refusal direction."""
+
+import math
+
+import pytest
+import torch
+from polyrefuse_planted import planted_examples, planted_model
+
+from plurieval.models.interventions import AddVector, DirectionalAblation
+from plurieval_polyrefuse.config import RefusalDirectionConfig
+from plurieval_polyrefuse.method import RefusalDirection, _kl, post_instruction_positions
+from plurieval_polyrefuse.metrics import refusal_scores
+
+
+@pytest.fixture(scope="module")
+def planted():
+    return planted_model()
+
+
+@pytest.fixture(scope="module")
+def fitted(planted):
+    lm, _ = planted
+    method = RefusalDirection(RefusalDirectionConfig())
+    iv = method.fit(lm, planted_examples("train") + planted_examples("val"))
+    return method, iv
+
+
+def test_model_refuses_harmful_only(planted):
+    lm, _ = planted
+    exs = planted_examples("val")
+    scores = refusal_scores(lm, [e.input for e in exs], ["en"] * len(exs))
+    harmful = [s for s, e in zip(scores, exs, strict=False) if e.target == "harmful"]
+    harmless = [s for s, e in zip(scores, exs, strict=False) if e.target == "harmless"]
+    assert min(harmful) > 5 and max(harmless) < 0
+
+
+def test_selection_recovers_planted_direction(planted, fitted):
+    lm, u = planted
+    method, iv = fitted
+    sel = method.selection
+    assert post_instruction_positions(lm) == 1 and sel.positions == [-1]
+    # last 20 % of 3 layers pruned: int(3 * 0.8) = 2 → layers 0 and 1 scored
+    assert sorted({r["layer"] for r in sel.scores}) == [0, 1]
+    cos = float(torch.nn.functional.cosine_similarity(sel.direction.double(), u.double(), dim=0))
+    assert cos > 0.99
+    assert sel.filters_passed and isinstance(iv, DirectionalAblation)
+    assert iv.card["layer"] == sel.layer
+    best = min(r["refusal"] for r in sel.scores if r["kept"])
+    assert math.isclose(best, min(r["refusal"] for r in sel.scores if r["layer"] == sel.layer))
+    assert best < sel.baseline_refusal - 5
+
+
+def test_ablation_zeroes_component_and_raises_compliance(planted, fitted):
+    lm, _ = planted
+    method, iv = fitted
+    r_hat = iv.direction
+    harmful = [e.input for e in planted_examples("val") if e.target == "harmful"]
+    for layer in range(lm.num_layers):
+        acts = lm.extract(harmful, [f"blocks.{layer}.resid_pre"], intervention=iv)[f"blocks.{layer}.resid_pre"]
+        plain = lm.extract(harmful, [f"blocks.{layer}.resid_pre"])[f"blocks.{layer}.resid_pre"]
+        assert (plain @ r_hat).abs().min() > 1.0  # the component is there without ablation
+        assert (acts @ r_hat).abs().max() < 1e-4
+    before = refusal_scores(lm, harmful, ["en"] * len(harmful))
+    after = refusal_scores(lm, harmful, ["en"] * len(harmful), intervention=iv)
+    assert min(before) > 0 > max(after)  # refusal tokens stop being the likely continuation
+    # greedy first token: "I"/"S"/"A" before, something else after
+    refusal_ids = {lm.tokenizer(s, add_special_tokens=False)["input_ids"][0] for s in "ISA"}
+    first_before = lm.next_token_logprobs(harmful).argmax(-1).tolist()
+    first_after = lm.next_token_logprobs(harmful, intervention=iv).argmax(-1).tolist()
+    assert all(t in refusal_ids for t in first_before)
+    assert not any(t in refusal_ids for t in first_after)
+
+
+def test_addition_induces_refusal(planted, fitted):
+    lm, _ = planted
+    method, _ = fitted
+    harmless = [e.input for e in planted_examples("val") if e.target == "harmless"]
+    add = method.selection.addition()
+    assert isinstance(add, AddVector) and add.layers == [method.selection.layer]
+    before = refusal_scores(lm, harmless, ["en"] * len(harmless))
+    after = refusal_scores(lm, harmless, ["en"] * len(harmless), intervention=add)
+    assert max(before) < 0 < min(after)
+
+
+def test_kl_filter_and_prune_are_configurable(planted):
+    lm, _ = planted
+    exs = planted_examples("train")
+    # Prune nothing: all three layers are scored.
+    m = RefusalDirection(RefusalDirectionConfig(prune_layer_fraction=0.0))
+    m.fit(lm, exs)
+    assert sorted({r["layer"] for r in m.selection.scores}) == [0, 1, 2]
+    # An impossible KL threshold keeps nothing: the fallback is flagged, not silent.
+    m = RefusalDirection(RefusalDirectionConfig(kl_threshold=1e-300))
+    iv = m.fit(lm, exs)
+    if any(r["kl"] > 1e-300 for r in m.selection.scores):
+        assert not m.selection.filters_passed and iv.card["filters_passed"] is False
+
+
+def test_kl_hand_computed():
+    p = torch.tensor([[0.5, 0.5]], dtype=torch.float64).log()
+    q = torch.tensor([[0.9, 0.1]], dtype=torch.float64).log()
+    expected = 0.5 * math.log(0.5 / 0.9) + 0.5 * math.log(0.5 / 0.1)
+    assert math.isclose(_kl(p, q), expected, rel_tol=1e-9)
+    assert _kl(p, p) == 0.0
+
+
+def test_fit_rejects_unlabelled_examples(planted):
+    from plurieval.components import Example
+    from plurieval.errors import PluriError
+
+    lm, _ = planted
+    with pytest.raises(PluriError, match="neither harmful nor harmless"):
+        RefusalDirection(RefusalDirectionConfig()).fit(lm, [Example("x", "hi", None, {})])
