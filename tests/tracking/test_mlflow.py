@@ -1,0 +1,185 @@
+"""MLflow tracking against a real ``mlflow server`` subprocess, an unreachable server, and
+``plurieval sync`` afterwards; plus the journal helpers."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from conftest import run_cli
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def mlflow_server(tmp_path_factory):
+    mlflow_bin = shutil.which("mlflow") or str(Path(sys.executable).parent / "mlflow")
+    if not Path(mlflow_bin).exists():
+        pytest.skip("the mlflow command is not installed")
+    root = tmp_path_factory.mktemp("mlflow-server")
+    port = _free_port()
+    log = open(root / "server.log", "w")
+    proc = subprocess.Popen(
+        [mlflow_bin, "server", "--backend-store-uri", f"sqlite:///{root}/mlflow.db",
+         "--artifacts-destination", str(root / "artifacts"), "--host", "127.0.0.1", "--port", str(port),
+         "--workers", "1"],
+        stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "OMP_WAIT_POLICY": "PASSIVE"},
+    )
+    uri = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 120  # ~20 s when the machine is idle; it is shared
+    while True:
+        try:
+            with urllib.request.urlopen(uri + "/health", timeout=2) as resp:
+                if resp.status == 200:
+                    break
+        except OSError:
+            pass
+        if proc.poll() is not None or time.time() > deadline:
+            proc.kill()
+            pytest.fail("mlflow server did not become healthy:\n" + (root / "server.log").read_text()[-3000:])
+        time.sleep(0.5)
+    yield uri
+    proc.terminate()
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    log.close()
+
+
+def _run_dir(output: Path) -> Path:
+    (run_dir,) = [p for p in output.iterdir() if (p / "manifest.json").exists()]
+    return run_dir
+
+
+def _runs_for(client, plurieval_run_id):
+    exp = client.get_experiment_by_name("plurieval-tiny-echo")
+    return client.search_runs([exp.experiment_id], filter_string=f"tags.`plurieval.run_id` = '{plurieval_run_id}'")
+
+
+def test_run_logs_params_metrics_nested_runs_inputs_and_artifacts(mlflow_server, cli_env, tmp_path):
+    from mlflow.tracking import MlflowClient
+
+    out = tmp_path / "runs"
+    proc = run_cli(cli_env, "run", "tiny-echo", "--model", "tiny-test", "--set", "n=6", "--set", "alpha=4",
+                   "--set", "sweep=[0,2]", "--set", f"tracking.uri={mlflow_server}", "--output", str(out))
+    assert proc.returncode == 0, proc.stderr
+    assert "warning" not in proc.stderr
+    run_dir = _run_dir(out)
+    state = json.loads((run_dir / "tracking/state.json").read_text())
+    assert state["status"] == "synced" and state["nested_runs"] == 2
+    summary = json.loads((run_dir / "summary.json").read_text())
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+
+    client = MlflowClient(tracking_uri=mlflow_server)
+    runs = _runs_for(client, run_dir.name)
+    parents = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
+    children = [r for r in runs if "mlflow.parentRunId" in r.data.tags]
+    assert len(parents) == 1 and len(children) == 2
+    parent = parents[0]
+    assert parent.info.run_id == state["mlflow_run_id"] and parent.info.status == "FINISHED"
+    # params: the flattened config
+    assert parent.data.params["benchmark.params.alpha"] == "4"
+    assert parent.data.params["benchmark.params.sweep"] == "[0, 2]"
+    assert parent.data.params["model.name"] == "tiny-test"
+    # metrics: aggregates and labelled ones
+    assert parent.data.metrics["byte-diversity"] == pytest.approx(summary["metrics"]["byte-diversity"])
+    assert parent.data.metrics["byte-diversity/a"] == pytest.approx(summary["per_group"]["a"]["byte-diversity"])
+    # tags: versions and hashes
+    tags = parent.data.tags
+    assert tags["plurieval.model.weights_hash"] == manifest["model"]["weights_hash"]
+    assert tags["plurieval.config_hash"] == manifest["config_hash"]
+    assert tags["plurieval.intervention.steer.hash"] == manifest["interventions"][0]["hash"]
+    assert tags["plurieval.plugin.tinybench"] == "plurieval-tinybench==0.1.0"
+    # nested runs: one per sweep point, params from the label, per-layer metric as a step
+    by_layer = {c.data.params["layer"]: c for c in children}
+    assert set(by_layer) == {"0", "2"}
+    assert all(c.data.tags["mlflow.parentRunId"] == parent.info.run_id for c in children)
+    history = client.get_metric_history(by_layer["2"].info.run_id, "resid_norm")
+    assert [(m.step, round(m.value, 6)) for m in history] == [(2, round(summary["metrics"]["resid_norm/layer2"], 6))]
+    # inputs: the dataset with its content hash as digest
+    inputs = client.get_run(parent.info.run_id).inputs.dataset_inputs
+    assert [i.dataset.name for i in inputs] == ["tiny-echo-prompts:test"]
+    assert manifest["datasets"][0]["content_hash"].split(":")[1].startswith(inputs[0].dataset.digest)
+    # artifacts: manifest, results, summary, intervention safetensors
+    names = {a.path for a in client.list_artifacts(parent.info.run_id)}
+    assert {"manifest.json", "results.jsonl", "summary.json", "artifacts"} <= names
+    assert "tracking" not in names
+    deep = {a.path for a in client.list_artifacts(parent.info.run_id, "artifacts/intervention")}
+    assert "artifacts/intervention/tensors.safetensors" in deep
+    local = client.download_artifacts(parent.info.run_id, "manifest.json", str(tmp_path / "dl"))
+    assert json.loads(Path(local).read_text()) == manifest
+
+
+def test_unreachable_server_run_completes_then_sync_uploads(mlflow_server, cli_env, tmp_path):
+    from mlflow.tracking import MlflowClient
+
+    out = tmp_path / "runs"
+    dead = f"http://127.0.0.1:{_free_port()}"
+    env = {**cli_env, "MLFLOW_TRACKING_URI": dead}  # the server named by the environment is down
+    proc = run_cli(env, "run", "tiny-echo", "--model", "tiny-test", "--set", "n=4", "--output", str(out))
+    assert proc.returncode == 0, proc.stderr
+    assert "unreachable" in proc.stderr and "plurieval sync" in proc.stderr
+    run_dir = _run_dir(out)
+    assert (run_dir / "summary.json").exists() and len((run_dir / "results.jsonl").read_text().splitlines()) == 4
+    state = json.loads((run_dir / "tracking/state.json").read_text())
+    assert state["status"] == "pending" and state["uri"] == dead
+    assert json.loads((run_dir / "manifest.json").read_text())["status"] == "complete"
+
+    still_down = run_cli(cli_env, "sync", str(out))
+    assert still_down.returncode == 1 and "still pending" in still_down.stderr
+
+    synced = run_cli(cli_env, "sync", str(out), "--uri", mlflow_server)
+    assert synced.returncode == 0, synced.stderr
+    assert synced.stdout.startswith("synced")
+    runs = _runs_for(MlflowClient(tracking_uri=mlflow_server), run_dir.name)
+    assert len(runs) == 1
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert runs[0].data.metrics["byte-diversity"] == pytest.approx(summary["metrics"]["byte-diversity"])
+    assert json.loads((run_dir / "tracking/state.json").read_text())["status"] == "synced"
+    nothing = run_cli(cli_env, "sync", str(out))
+    assert nothing.returncode == 0 and "nothing to sync" in nothing.stdout
+
+
+def test_default_store_is_sqlite_under_the_output_dir(tmp_path, monkeypatch):
+    from plurieval.config import build_run_config
+    from plurieval_mlflow.journal import local_artifact_root, resolve_uri
+
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    cfg = build_run_config({"benchmark": "x", "output_dir": str(tmp_path / "out")})
+    uri = resolve_uri(cfg)
+    assert uri == f"sqlite:///{tmp_path}/out/mlflow.db"
+    assert local_artifact_root(uri) == (tmp_path / "out" / "mlartifacts").as_uri()
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://example.invalid:5000")
+    assert resolve_uri(cfg) == "http://example.invalid:5000"
+    cfg2 = build_run_config({"benchmark": "x", "tracking": {"uri": "http://127.0.0.1:1"}})
+    assert resolve_uri(cfg2) == "http://127.0.0.1:1"  # the run config wins over the environment
+
+
+def test_journal_helpers():
+    from plurieval_mlflow.journal import flatten, metric_name, parse_scope_label
+
+    assert metric_name("language_control", {"language": "de"}) == "language_control/de"
+    assert metric_name("kl div", {"lang": "zh:Hans"}) == "kl div/zh_Hans"
+    assert flatten({"method": {"name": "m", "params": {"alpha": 4, "langs": ["en", "de"]}}, "seed": 0}) == {
+        "method.name": "m", "method.params.alpha": "4", "method.params.langs": '["en", "de"]', "seed": "0"}
+    assert parse_scope_label("layer=3, alpha=4") == {"layer": "3", "alpha": "4"}
+    assert parse_scope_label("baseline") == {}
+
+
+def test_tracking_import_stays_lazy():
+    code = "import plurieval_mlflow.plugin, sys; print('mlflow' in sys.modules, 'torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "False"]
