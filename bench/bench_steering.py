@@ -38,25 +38,37 @@ PROMPTS = [
 ]
 
 
-def timed(fn, repeats: int) -> list[float]:
-    out = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        out.append(time.perf_counter() - t)
+def interleaved(arms: dict, repeats: int) -> dict[str, dict[str, float]]:
+    """Run every arm once per round, reversing the order each round (ABBA), after one warm-up
+    round. The machine is shared, so each arm's time is compared with the baseline's (first
+    arm) *in the same round* and the median of those per-round ratios is reported, for wall
+    time and for this process's CPU time (which other processes' load barely affects)."""
+    names = list(arms)
+    rounds: list[dict[str, tuple[float, float]]] = []
+    for r in range(repeats + 1):
+        row = {}
+        for name in names if r % 2 == 0 else names[::-1]:
+            w, c = time.perf_counter(), time.process_time()
+            arms[name]()
+            row[name] = (time.perf_counter() - w, time.process_time() - c)
+        if r:
+            rounds.append(row)
+    base = names[0]
+    out = {}
+    for name in names:
+        out[name] = {
+            "wall_s": statistics.median(row[name][0] for row in rounds),
+            "cpu_s": statistics.median(row[name][1] for row in rounds),
+            "wall_ratio": statistics.median(row[name][0] / row[base][0] for row in rounds),
+            "cpu_ratio": statistics.median(row[name][1] / row[base][1] for row in rounds),
+        }
     return out
 
 
-def interleaved(arms: dict, repeats: int) -> dict[str, float]:
-    """Run every arm once per round (warm-up round discarded); median seconds per arm."""
-    times: dict[str, list[float]] = {k: [] for k in arms}
-    for r in range(repeats + 1):
-        for name, fn in arms.items():
-            t = time.perf_counter()
-            fn()
-            if r:
-                times[name].append(time.perf_counter() - t)
-    return {k: statistics.median(v) for k, v in times.items()}
+def report(med: dict[str, dict[str, float]], base: str) -> None:
+    print(f"  {'arm':<22} {'wall s':>8} {'cpu s':>8}   ratio vs {base} (wall / cpu)")
+    for name, m in med.items():
+        print(f"  {name:<22} {m['wall_s']:8.3f} {m['cpu_s']:8.3f}   {m['wall_ratio']:.3f} / {m['cpu_ratio']:.3f}")
 
 
 def bench_generation(lm: LanguageModel, layer: int, tokens: int, repeats: int, peers: bool) -> None:
@@ -78,8 +90,7 @@ def bench_generation(lm: LanguageModel, layer: int, tokens: int, repeats: int, p
     med = interleaved(arms, repeats)
     print(f"\n[generate] batch {len(PROMPTS)}, max_new_tokens {tokens}, AddVector at layer {layer}")
     print(f"  generated tokens: plain {n_plain}, steered {n_steer}")
-    for name, sec in med.items():
-        print(f"  {name:<22} {sec:7.3f} s   ratio vs plain {sec / med['plain']:.3f}")
+    report(med, "plain")
 
 
 def peer_arms(lm: LanguageModel, vector: torch.Tensor, layer: int, settings: dict) -> dict:
@@ -148,15 +159,14 @@ def bench_extraction(lm: LanguageModel, layer: int, repeats: int) -> None:
                        "hidden_states+keep1": lambda: hidden_states(logits_to_keep=1),
                        "extract": ours}, repeats)
     print(f"\n[extract] batch {len(PROMPTS)}, {point} of {lm.num_layers} layers (values checked equal)")
-    for name, sec in med.items():
-        print(f"  {name:<22} {sec:7.3f} s   ratio vs output_hidden_states {sec / med['output_hidden_states']:.3f}")
+    report(med, "output_hidden_states")
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--tiny", action="store_true", help="tiny random Llama instead of the default model")
-    ap.add_argument("--tokens", type=int, default=32)
-    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--tokens", type=int, default=16)
+    ap.add_argument("--repeats", type=int, default=8)
     ap.add_argument("--peers", default=None, help="folder with repeng/nnsight installed (--target)")
     ap.add_argument("--only", choices=["extract", "generate"], default=None, help="run one part only")
     args = ap.parse_args()

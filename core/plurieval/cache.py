@@ -332,13 +332,28 @@ def _base_parts(ctx: RunContext) -> dict[str, Any]:
     }
 
 
+_warned: set[str] = set()
+
+
+def _uncacheable(err: Exception) -> None:
+    import logging
+
+    if str(err) not in _warned:
+        _warned.add(str(err))
+        logging.getLogger("plurieval").warning("not caching this call: %s", err)
+
+
 def cached_generate(ctx: RunContext, prompts: list[str], intervention: Any, settings: dict[str, Any]) -> list[Any]:
     """Per-prompt cache entries: a partly cached batch generates only the missing prompts."""
     cache: Cache = ctx.cache
     model = ctx.model
     full = full_settings(model.generate, settings, skip=("prompts", "intervention", "self"))
-    base = {**_base_parts(ctx), "intervention": describe_value(intervention), "settings": full}
-    keys = [cache_key("generation", prompt=p, **base) for p in prompts]
+    try:
+        base = {**_base_parts(ctx), "intervention": describe_value(intervention), "settings": full}
+        keys = [cache_key("generation", prompt=p, **base) for p in prompts]
+    except TypeError as err:  # something we cannot key safely: compute, never guess
+        _uncacheable(err)
+        return model.generate(prompts, intervention=intervention, **settings)
     found = cache.get_many(keys)
     out: list[Any] = [None] * len(prompts)
     todo = []
@@ -366,8 +381,12 @@ def cached_extract(ctx: RunContext, prompts: list[str], points: list[str], kw: d
     cache: Cache = ctx.cache
     model = ctx.model
     full = full_settings(model.extract, kw, skip=("prompts", "points", "intervention", "self"))
-    base = {**_base_parts(ctx), "intervention": describe_value(kw.get("intervention")), "settings": full}
-    keys = [cache_key("activation", prompt=p, points=list(points), **base) for p in prompts]
+    try:
+        base = {**_base_parts(ctx), "intervention": describe_value(kw.get("intervention")), "settings": full}
+        keys = [cache_key("activation", prompt=p, points=list(points), **base) for p in prompts]
+    except TypeError as err:
+        _uncacheable(err)
+        return model.extract(prompts, points, **kw)
     found = cache.get_many(keys)
     rows: list[dict[str, Any] | None] = [decode_tensors(found[k][1]) if k in found else None for k in keys]
     todo = [i for i, r in enumerate(rows) if r is None]
@@ -397,7 +416,11 @@ def cached_value(ctx: RunContext, kind: str, key_parts: Any, compute: Callable[[
     if "method" in ctx.components:
         parts["method"] = ctx.components["method"][1].model_dump(mode="json")
         parts["method_name"] = ctx.components["method"][0].name
-    key = cache_key(kind, **parts)
+    try:
+        key = cache_key(kind, **parts)
+    except TypeError as err:
+        _uncacheable(err)
+        return compute()
     value = cache.get(kind, key)
     if value is None:
         value = compute()

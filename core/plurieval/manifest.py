@@ -115,6 +115,8 @@ def collect_seeds(run_seed: int, components: dict[str, Any], previous: dict[str,
         walk(role, entry.get("config", {}))
     if found:
         seeds["components"] = dict(sorted(found.items()))
+    if (previous or {}).get("generation"):  # seeds passed to ctx.generate while the run went on
+        seeds["generation"] = previous["generation"]
     return seeds
 
 
@@ -188,6 +190,7 @@ class InterventionEntry(_Open):
 class Seeds(_Open):
     seed: int
     components: dict[str, Any] = Field(default_factory=dict)
+    generation: list[int] = Field(default_factory=list)
 
 
 class Manifest(_Open):

@@ -127,6 +127,10 @@ class RunContext:
         """Generate with the run's model (``LanguageModel.generate`` settings). Served from the
         content-addressed cache per prompt when the run config allows it."""
         settings.setdefault("batch_size", self.config.batch_size)
+        if settings.get("seed") is not None:  # the manifest lists every sampling seed used
+            used = self.manifest.setdefault("seeds", {}).setdefault("generation", [])
+            if settings["seed"] not in used:
+                used.append(settings["seed"])
         if self.cache is not None:
             from plurieval.cache import cached_generate
 

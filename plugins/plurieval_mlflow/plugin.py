@@ -9,7 +9,7 @@ command) uploads it later.
 Kept import-light: no mlflow, no torch at module level (``plurieval list`` must stay fast).
 """
 
-
+import os
 import re
 import sys
 from typing import Any
@@ -18,6 +18,9 @@ from plurieval.hookspecs import hookimpl
 
 
 def _enabled(run: Any) -> bool:
+    # PLURIEVAL_NO_TRACKING=1 switches tracking off everywhere (test suites, air-gapped batch jobs)
+    if os.environ.get("PLURIEVAL_NO_TRACKING", "") not in ("", "0", "false"):
+        return False
     tracking = getattr(run.config, "tracking", None)
     return bool(tracking is not None and tracking.enabled)
 

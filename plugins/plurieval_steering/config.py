@@ -26,7 +26,7 @@ class SteeringBaseConfig(BaseModel):
 
 class DirectionConfig(SteeringBaseConfig):
     alpha_unit: Literal["norm", "absolute"] = Field(
-        "norm", description="'norm': α is in units of the layer's mean residual norm / 10 (comparable across "
+        "norm", description="'norm': α is in units of the layer's median token-residual norm / 10 (comparable across "
         "layers and models); 'absolute': the unit direction is added times α")
     positions: Literal["all", "prompt", "generated"] = Field("all", description="token positions the vector is added at")
 

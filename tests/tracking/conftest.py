@@ -39,6 +39,7 @@ def cli_env(tmp_path, private_cache):
         OMP_NUM_THREADS="1",
     )
     env.pop("MLFLOW_TRACKING_URI", None)
+    env.pop("PLURIEVAL_NO_TRACKING", None)  # these tests exercise tracking on purpose
     return env
 
 

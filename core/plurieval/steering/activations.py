@@ -32,7 +32,9 @@ ExtractFn = Callable[[list[str], list[str]], dict[str, Any]]
 class ActivationSet:
     """``means[layer][lang]``: ``[n_prompts, d]`` mean residual (``resid_pre``) per prompt;
     ``tokens[layer][lang]``: ``[≤ max_tokens, d]`` token residuals (a seeded subsample);
-    ``norms[layer]``: mean token-residual norm (the unit for α); ``lape``: MLP statistics."""
+    ``norms[layer]``: median token-residual norm (the unit for α: the median, because a few
+    "massive activation" tokens, e.g. the first one, have norms 10× the rest); ``lape``: MLP
+    statistics."""
 
     layers: list[int]
     languages: list[str]
@@ -126,8 +128,7 @@ def collect_language_activations(
     gen = torch.Generator().manual_seed(seed)
     means: dict[int, dict[str, list[torch.Tensor]]] = {i: {lang: [] for lang in languages} for i in layers}
     toks: dict[int, dict[str, list[torch.Tensor]]] = {i: {lang: [] for lang in languages} for i in layers}
-    norm_sum = {i: 0.0 for i in layers}
-    norm_count = 0
+    token_norms: dict[int, list[torch.Tensor]] = {i: [] for i in layers}
     jobs = [(lang, start) for lang in languages for start in range(0, len(prompts[lang]), chunk_size)]
     it: Iterable[Any] = progress(jobs, len(jobs), "extracting activations") if progress else jobs
     for lang, start in it:
@@ -138,10 +139,9 @@ def collect_language_activations(
             for a in acts[p]:
                 a = a.float()
                 means[i][lang].append(a.mean(0))
-                norm_sum[i] += float(a.norm(dim=-1).sum())
+                token_norms[i].append(a.norm(dim=-1))
                 if with_tokens:
                     toks[i][lang].append(a)
-        norm_count += sum(len(a) for a in acts[points[0]]) if points else 0
         if with_lape:
             if out.lape is None:
                 out.lape = LapeStats(num_model_layers, acts[mlp_points[0]][0].shape[-1])  # type: ignore[arg-type]
@@ -149,7 +149,7 @@ def collect_language_activations(
                 out.lape.update(lang, torch.stack([acts[p][j] for p in mlp_points], dim=1))
     for i in layers:
         out.means[i] = {lang: torch.stack(means[i][lang]) for lang in languages}
-        out.norms[i] = norm_sum[i] / max(norm_count, 1)
+        out.norms[i] = float(torch.cat(token_norms[i]).median()) if token_norms[i] else 1.0
         if with_tokens:
             out.tokens[i] = {}
             for lang in languages:
