@@ -13,6 +13,8 @@ os.environ.setdefault("PLURIEVAL_NO_PROGRESS", "1")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# MLflow upload costs 5-10 s a run; the tracking tests switch it back on for themselves.
+os.environ.setdefault("PLURIEVAL_NO_TRACKING", "1")
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = (REPO.parent / "shared" / "data").resolve()

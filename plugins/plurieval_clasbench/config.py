@@ -77,7 +77,7 @@ class RelevanceConfig(BaseModel):
     embedder: str | None = Field(None, description="embedder resource (default: the default embedder)")
     embedder_params: dict[str, Any] = Field(default_factory=dict)
     low: float = Field(0.80, description="cosine below this → 0 (irrelevant)")
-    high: float = Field(0.85, description="cosine at or above this → 2 (relevant); in between → 1")
+    high: float = Field(0.84, description="cosine at or above this → 2 (relevant); in between → 1")
     judge: str | None = Field(None, description="judge resource name (default: 'hf-judge')")
     judge_model: str | None = Field(None, description="HF hub id or local folder of the judge model (mode=judge)")
     judge_max_new_tokens: int = Field(8, ge=1)

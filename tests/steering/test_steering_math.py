@@ -4,6 +4,7 @@ import math
 
 import pytest
 import torch
+
 from plurieval.steering.directions import (
     cosine_matrix,
     diff_mean,
