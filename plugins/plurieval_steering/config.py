@@ -19,9 +19,9 @@ class SteeringBaseConfig(BaseModel):
     source_languages: CommaList | None = Field(
         None, description="languages to steer away from (default: the benchmark's prompt languages)")
     layers: list[int] | None = Field(None, description="layers to sweep (default: the benchmark's layer grid)")
-    alphas: list[float] = Field(default_factory=lambda: [4.0, 8.0, 16.0], description="steering strengths to sweep")
+    alphas: list[float] = Field(default_factory=lambda: [3.0, 5.0, 8.0], description="steering strengths to sweep")
     layer: int | None = Field(None, description="layer for a single fit outside a sweep (default: middle layer)")
-    alpha: float = Field(8.0, description="strength for a single fit outside a sweep")
+    alpha: float = Field(5.0, description="strength for a single fit outside a sweep")
 
 
 class DirectionConfig(SteeringBaseConfig):
