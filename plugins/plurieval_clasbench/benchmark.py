@@ -225,7 +225,7 @@ class ClasBench(Benchmark):
         prompts = {lang: [e.input for e in rows] for lang, rows in train.items()}
         key = content_hash({"model": model_identity(ctx.model_description()), "layers": sorted(layers),
                             "prompts": prompts, "point": "resid_pre", "chat": False, "lape": True,
-                            "max_tokens": cfg.max_tokens_per_language, "format": 2})[:24]
+                            "max_tokens": cfg.max_tokens_per_language, "format": 2}).split(":")[-1][:24]
         minimum = sum(len(v) for v in prompts.values())
         if key in _ACTIVATION_MEMO:
             return _ACTIVATION_MEMO[key], {"this_run": 0, "minimum": minimum, "reused": "memory", "key": key}

@@ -114,8 +114,8 @@ def test_unknown_target_language_is_rejected(tiny_folder, tmp_path):
 def test_default_model_diffmean_forces_german(tmp_path):
     data = {"benchmark": "clasbench", "model": "default", "method": "diffmean", "limit": 4,
             "output_dir": str(tmp_path), "tracking": {"enabled": False}}
-    apply_overrides(data, ["target_languages=de", "layers=[10]", "dev_limit=3", "max_new_tokens=24",
-                           "method.alphas=[8.0]", "plots=false"])
+    apply_overrides(data, ["target_languages=de", "layers=[6]", "dev_limit=3", "max_new_tokens=24",
+                           "method.alphas=[5.0,8.0]", "plots=false"])
     s = execute(build_run_config(data), get_host()).summary
     base_f = s["baseline"]["per_language"]["de"]["language_control"]
     assert s["per_language"]["de"]["language_control"] >= base_f + 50

@@ -57,3 +57,11 @@ def test_steering_a_real_model_batched_equals_unbatched_cache_on_off(lm):
     with lm.steer(iv):
         pass
     assert torch.equal(before, lm.next_token_logprobs(prompts))
+
+
+def test_int8_variant_still_answers():
+    from plurieval.host import PluginHost
+
+    q = PluginHost().get("model", "default").create({"quantization": "int8"})
+    assert q.describe()["quantization"] == "int8" and q.describe()["num_parameters"] == 134_515_008
+    assert "Paris" in q.generate(["What is the capital of France?"], max_new_tokens=12)[0].text
