@@ -54,6 +54,26 @@ class _StopForward(Exception):
     """Raised by an extraction hook once every requested point is captured (caught in extract)."""
 
 
+
+def _chunk_offset(args: tuple, kwargs: dict) -> int:
+    """Positions before the forward chunk about to run (0 without a KV cache).
+
+    The cache travels as ``past_key_values`` up to transformers 5.23 and as ``cache`` from 5.24;
+    when neither is there (or it is empty), an attention mask longer than the chunk still tells
+    how many positions came before it.
+    """
+    for name in ("cache", "past_key_values"):
+        cache = kwargs.get(name)
+        if cache is not None and hasattr(cache, "get_seq_length"):
+            return int(cache.get_seq_length())
+    ids = kwargs.get("input_ids", args[0] if args else None)
+    if ids is None:
+        ids = kwargs.get("inputs_embeds")
+    mask = kwargs.get("attention_mask")
+    if isinstance(ids, torch.Tensor) and isinstance(mask, torch.Tensor) and mask.dim() == 2:
+        return max(int(mask.shape[-1]) - int(ids.shape[1]), 0)
+    return 0
+
 def _batches(n: int, size: int) -> Iterator[slice]:
     size = max(1, int(size))
     for start in range(0, n, size):
@@ -199,8 +219,7 @@ class LanguageModel:
         chunk = self._chunk
 
         def pre(_mod: Any, args: tuple, kwargs: dict) -> None:
-            cache = kwargs.get("past_key_values")
-            chunk.offset = int(cache.get_seq_length()) if cache is not None and hasattr(cache, "get_seq_length") else 0
+            chunk.offset = _chunk_offset(args, kwargs)
 
         return self.hf.register_forward_pre_hook(pre, with_kwargs=True)
 
