@@ -169,7 +169,7 @@ def run(
     no_cache: Annotated[bool, typer.Option("--no-cache", help="neither read nor write the cache")] = False,
     force: Annotated[bool, typer.Option("--force", help="redo a run that already finished")] = False,
 ) -> None:
-    """Evaluate a method on a benchmark. Writes OUTPUT/<run-id>/manifest.json, results.jsonl and
+    """Evaluate a method on a benchmark. Writes OUTPUT/RUN-ID/manifest.json, results.jsonl and
     summary.json. Starting the same config again resumes an interrupted run.
 
     Examples:
@@ -223,9 +223,9 @@ def score(
 ) -> None:
     """Score predictions against references with one metric, like `evaluate`'s compute().
     Prints JSON: {"metric", "config", "score", "per_example"}."""
-    from plurieval.scoring import score_file
+    from plurieval.scoring import json_safe, score_file
 
-    print(json.dumps(score_file(get_host(), metric, file, set_ or []), indent=2))
+    print(json.dumps(json_safe(score_file(get_host(), metric, file, set_ or [])), indent=2, allow_nan=False))
 
 
 @app.command()

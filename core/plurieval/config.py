@@ -138,7 +138,7 @@ def build_run_config(data: dict[str, Any], source: str = "run config") -> RunCon
     try:
         return RunConfig.model_validate(data)
     except ValidationError as err:
-        raise ConfigError(source, format_validation_error(err)) from None
+        raise ConfigError(source, format_validation_error(err, model=RunConfig)) from None
 
 
 def validate_components(config: RunConfig, host: Any) -> dict[str, Any]:

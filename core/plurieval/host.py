@@ -81,23 +81,30 @@ class PluginHost:
 
     def load_entrypoints(self) -> None:
         allow = _env_list("PLURIEVAL_LOAD_PLUGINS")
-        if os.environ.get("PLURIEVAL_DISABLE_PLUGIN_AUTOLOAD", "") not in ("", "0") and allow is None:
+        if os.environ.get("PLURIEVAL_DISABLE_PLUGIN_AUTOLOAD", "").strip().lower() not in ("", "0", "false", "no") and allow is None:
             allow = []
-        seen = set()
+        seen: dict[str, str | None] = {}
         for ep in sorted(metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
             dist = ep.dist.name if ep.dist else None
-            if ep.name in seen:  # the same distribution seen twice on sys.path
-                continue
-            seen.add(ep.name)
-            if allow is not None and ep.name not in allow and (dist or "") not in allow:
+            name = ep.name
+            if name in seen:
+                if seen[name] == dist:  # the same distribution seen twice on sys.path
+                    continue
+                # Two distributions chose the same entry-point name (say a third party's "mlflow"):
+                # both load; the later one under "distribution/name", so neither vanishes.
+                name = f"{dist}/{ep.name}"
+                log.warning("plugin name %r is used by %s and %s; loading the second as %r",
+                            ep.name, seen[ep.name], dist, name)
+            seen.setdefault(ep.name, dist)
+            if allow is not None and ep.name not in allow and name not in allow and (dist or "") not in allow:
                 continue
             version = ep.dist.version if ep.dist else None
             try:
                 module = ep.load()
             except Exception as err:  # a broken plugin must not take the others down
-                self._record_error(PluginLoadError(ep.name, dist, "import", err), ep.name, dist, version)
+                self._record_error(PluginLoadError(name, dist, "import", err), name, dist, version)
                 continue
-            self.add_plugin(module, name=ep.name, distribution=dist, version=version)
+            self.add_plugin(module, name=name, distribution=dist, version=version)
 
     def add_plugin(
         self, plugin: Any, *, name: str, distribution: str | None = None, version: str | None = None

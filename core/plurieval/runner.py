@@ -57,10 +57,11 @@ def seed_everything(seed: int) -> None:
         np.random.seed(seed)
     except ImportError:  # numpy is a dependency; this only guards odd environments
         pass
-    if "torch" in __import__("sys").modules:
-        import torch
+    # torch is seeded even when nothing imported it yet: a benchmark imports it later, and its
+    # global RNG (dropout-free sampling, SAE init, probe shuffles) must start from config.seed.
+    import torch
 
-        torch.manual_seed(seed)
+    torch.manual_seed(seed)
 
 
 def execute(config: RunConfig, host: Any, *, force: bool = False) -> RunOutcome:

@@ -57,3 +57,16 @@ def _clean(v: Any) -> Any:
     if isinstance(v, float) and math.isnan(v):
         return None
     return v
+
+
+def json_safe(v: Any) -> Any:
+    """JSON has no infinity: ±inf (KL with ``epsilon=0`` where the model gives an option zero
+    probability) becomes the string ``"inf"``/``"-inf"`` so `plurieval score` always prints
+    valid JSON; NaN is already null."""
+    if isinstance(v, float) and math.isinf(v):
+        return "inf" if v > 0 else "-inf"
+    if isinstance(v, dict):
+        return {k: json_safe(x) for k, x in v.items()}
+    if isinstance(v, list):
+        return [json_safe(x) for x in v]
+    return v

@@ -30,14 +30,36 @@ class NoConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-def format_validation_error(err: ValidationError, prefix: str = "") -> list[tuple[str, str]]:
-    """Pydantic errors as (dotted field path, message) pairs, with the offending value shown."""
+def _fields_at(model: type[BaseModel] | None, loc: tuple[Any, ...]) -> list[str] | None:
+    """Field names of the (nested) pydantic model that holds ``loc``'s last entry, if known."""
+    for part in loc[:-1]:
+        if model is None:
+            return None
+        field_info = model.model_fields.get(str(part))
+        if field_info is None:
+            return None
+        candidates = [field_info.annotation, *getattr(field_info.annotation, "__args__", ())]
+        model = next((c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)), None)
+    return sorted(model.model_fields) if model is not None else None
+
+
+def format_validation_error(err: ValidationError, prefix: str = "",
+                            model: type[BaseModel] | None = None) -> list[tuple[str, str]]:
+    """Pydantic errors as (dotted field path, message) pairs, with the offending value shown.
+    With ``model`` (the validated class), an unknown field is answered with the allowed ones
+    and the closest match."""
+    import difflib
+
     problems = []
     for e in err.errors():
         path = ".".join(str(p) for p in (prefix.split(".") if prefix else []) + list(e["loc"]))
         msg = e["msg"]
         if e["type"] == "extra_forbidden":
             msg = "unknown field"
+            allowed = _fields_at(model, tuple(e["loc"]))
+            if allowed:
+                close = difflib.get_close_matches(str(e["loc"][-1]), allowed, n=1)
+                msg += (f"; did you mean {close[0]!r}?" if close else "") + f" (allowed: {', '.join(allowed)})"
         elif "input" in e and e["type"] != "missing" and not isinstance(e["input"], dict):
             msg += f" (got {e['input']!r})"
         problems.append((path or "<root>", msg))
@@ -96,7 +118,7 @@ class ComponentSpec:
             return self.config.model_validate(dict(params or {}))
         except ValidationError as err:
             label = where or f"{self.kind} {self.name!r} config"
-            raise ConfigError(label, format_validation_error(err, where)) from None
+            raise ConfigError(label, format_validation_error(err, where, self.config)) from None
 
     def create(self, params: Mapping[str, Any] | BaseModel | None = None, *, where: str = "") -> Any:
         """Validate the config and build the component (this is where heavy imports happen)."""

@@ -68,6 +68,7 @@ class ClasBench(Benchmark):
         train, dev, test = (load_questions(dataset, s) for s in ("train", "dev", "test"))
         for split, rows in (("train", train), ("dev", dev), ("test", test)):
             ctx.add_dataset(dataset.info([e for lang in sorted(rows) for e in rows[lang]], split))
+        train_hash = content_hash({lang: [e.input for e in rows] for lang, rows in sorted(train.items())})
         limit = ctx.config.limit
         test_prompts = [e for s in sources for e in test[s][:limit]]
         dev_prompts = [e for s in sources for e in dev[s][: cfg.dev_limit]]
@@ -124,25 +125,32 @@ class ClasBench(Benchmark):
             keys = [f"{method_name}|{t}|{e.id}" for e in test_prompts]
             states: dict[Any, Any] = {}
             best = None
-            for layer, alpha in grid:
-                if layer not in states:
-                    states[layer] = method.prepare(acts, t, src, layer)
-                iv = method.intervention(states[layer], acts, layer, alpha, t)
-                out = generate(dev_prompts, iv)
-                f, j = score(out, dev_prompts, t)
-                row = {"method": method_name, "target": t, "layer": layer, "alpha": alpha, "split": "dev", **_fjs(f, j)}
-                sweep_rows.append(row)
-                ctx.log_metric("dev_steering_score", row["steering_score"], target=t, layer=str(layer), alpha=str(alpha))
-                if best is None or row["steering_score"] > best["steering_score"]:
-                    best = row
+            # One nested run per target language; dev scores are series over the layer (step),
+            # one series per alpha, so a tracker draws the layer-wise curves.
+            with ctx.child_run(f"target={t}"):
+                for layer, alpha in grid:
+                    if layer not in states:
+                        states[layer] = method.prepare(acts, t, src, layer)
+                    iv = method.intervention(states[layer], acts, layer, alpha, t)
+                    out = generate(dev_prompts, iv)
+                    f, j = score(out, dev_prompts, t)
+                    row = {"method": method_name, "target": t, "layer": layer, "alpha": alpha, "split": "dev",
+                           **_fjs(f, j)}
+                    sweep_rows.append(row)
+                    labels = {"alpha": str(alpha)} if alpha is not None else {}
+                    for name in ("steering_score", "language_control", "relevance"):
+                        ctx.log_metric(f"dev_{name}", row[name], step=layer, **labels)
+                    if best is None or row["steering_score"] > best["steering_score"]:
+                        best = row
             assert best is not None
+            chosen = method.intervention(states[best["layer"]], acts, best["layer"], best["alpha"], t)
+            self._save_intervention(ctx, chosen, t, best, train_hash)
             if all(ctx.results.done(k) for k in keys):
                 rows = [ctx.results.get(k) for k in keys]
                 f = [r["scores"]["language_control"] for r in rows]
                 j = [r["scores"]["relevance"] for r in rows]
             else:
-                iv = method.intervention(states[best["layer"]], acts, best["layer"], best["alpha"], t)
-                out = generate(test_prompts, iv)
+                out = generate(test_prompts, chosen)
                 f, j = score(out, test_prompts, t)
                 detected = list(lc.detected)
                 sims = getattr(rel, "similarities", [None] * len(out))
@@ -203,6 +211,22 @@ class ClasBench(Benchmark):
         }
 
     # --------------------------------------------------------------------------------------------
+
+    @staticmethod
+    def _save_intervention(ctx: Any, iv: Any, target: str, best: dict[str, Any], train_hash: str) -> None:
+        """The setting chosen on dev, as the artifact a user can re-apply (safetensors + card
+        with method, model, layer and training-data hash), recorded in the manifest."""
+        from plurieval.models.interventions import Intervention
+
+        if not isinstance(iv, Intervention):  # prompting: a prompt rewrite, nothing to save
+            return
+        folder = ctx.artifact_path(f"artifacts/intervention_{target}")
+        iv.save(folder, card={"benchmark": "clasbench", "target": target, "layer": best["layer"],
+                              "alpha": best["alpha"], "dev_steering_score": best["steering_score"],
+                              "model": ctx.model_description().get("id"),
+                              "model_weights_hash": ctx.model_description().get("weights_hash"),
+                              "data_hash": train_hash})
+        ctx.add_intervention(f"{target}", folder)
 
     def _dataset(self, ctx: Any) -> ParallelDataset:
         if "dataset" in ctx.components:

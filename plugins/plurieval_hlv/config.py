@@ -7,12 +7,18 @@ smoothing); ``plurieval show kl_divergence`` prints these descriptions.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+
+
+def _base_as_text(value: Any) -> Any:
+    # `--set base=2` and YAML `base: 2` arrive as numbers; the base is a name ("2"), not a value.
+    return str(int(value)) if isinstance(value, (int, float)) and not isinstance(value, bool) and value == int(value) else value
+
 
 Normalization = Literal["none", "linear", "softmax"]
-Base = Literal["e", "2", "10"]
+Base = Annotated[Literal["e", "2", "10"], BeforeValidator(_base_as_text)]
 
 _NORM = Field(
     "none",

@@ -60,7 +60,9 @@ class PolyRefuseBenchmark(Benchmark[PolyRefuseBenchmarkConfig]):
         bs = ctx.config.batch_size
         from plurieval_polyrefuse.config import SubstringRefusalConfig
 
-        substring = SubstringRefusal(SubstringRefusalConfig())
+        substring = SubstringRefusal(SubstringRefusalConfig(phrases=cfg.refusal_phrases))
+        # The score that selects the direction and the score that reports it use one token table.
+        token_table = cfg.refusal_tokens or method.config.refusal_tokens
         judge = None
         if cfg.judge_model_path:
             from plurieval_polyrefuse.config import JudgeRefusalConfig
@@ -103,9 +105,10 @@ class PolyRefuseBenchmark(Benchmark[PolyRefuseBenchmarkConfig]):
                 raw = sel.direction
                 sel_info = {"layer": sel.layer, "position": sel.position, "baseline_refusal": sel.baseline_refusal,
                             "filters_passed": sel.filters_passed, "scores": sel.scores}
-                iv.save(folder, card={"language": a, "norm": float(raw.norm()), "selection": sel_info,
-                                      "model": model.describe()})
-                ctx.artifact_written(folder / "card.json", "intervention")
+                iv.save(folder, card={"method": "refusal_direction", "language": a, "norm": float(raw.norm()),
+                                      "selection": sel_info, "model": model.describe(),
+                                      "data_hash": content_hash([[ex.id, ex.input] for ex in fit])})
+            ctx.add_intervention(f"direction_{a}", folder)  # manifest hashes + tracking upload
             from plurieval.models.interventions import AddVector
 
             ablations[a] = iv
@@ -120,7 +123,8 @@ class PolyRefuseBenchmark(Benchmark[PolyRefuseBenchmarkConfig]):
             todo = [i for i, k in enumerate(keys) if not ctx.results.done(k)]
             if todo:
                 prompts = [exs[i].input for i in todo]
-                scores = refusal_scores(model, prompts, [b] * len(prompts), intervention=iv, batch_size=bs)
+                scores = refusal_scores(model, prompts, [b] * len(prompts), intervention=iv, table=token_table,
+                                        batch_size=bs)
                 gens = ctx.generate(prompts, intervention=iv, max_new_tokens=cfg.max_new_tokens)
                 texts = [g.text for g in gens]
                 sub = substring.score_examples(texts, [b] * len(texts))

@@ -97,6 +97,12 @@ class PolyRefuseBenchmarkConfig(BaseModel):
     fit_prompts: int = Field(64, ge=2, description="train prompts per kind and language for the mean difference")
     max_new_tokens: int = Field(24, ge=1, description="tokens generated per completion (substring judge)")
     judge_model_path: str | None = Field(None, description="optional safety classifier for the judge metric")
+    refusal_phrases: dict[str, list[str]] | None = Field(
+        None, description="per-language phrases of the substring judge (default: plurieval_polyrefuse.phrases.REFUSAL_PHRASES)"
+    )
+    refusal_tokens: dict[str, list[str]] | None = Field(
+        None, description="per-language refusal tokens of the logit refusal score (default: the method's refusal_tokens)"
+    )
     induce: bool = Field(True, description="also measure refusal induced by addition on harmless test prompts")
 
 

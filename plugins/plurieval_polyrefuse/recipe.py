@@ -6,17 +6,17 @@ behaviour to find a direction for. The recipe teaches one:
 - data: PolyRefuse **train** split in ``tune_languages`` (default en, de, fr, es, zh, ru; the
   other 8 languages are held out), ``harmful_per_language`` harmful prompts answered with the
   language's refusal reply (``phrases.REFUSAL_REPLIES``, our own translations) and
-  ``harmless_per_language`` harmless prompts answered with the **base model's own greedy reply**
-  (``harmless_answers="base_model"``, truncated to ``harmless_answer_tokens``) so that tuning
-  changes as little as possible besides refusing; ``"generic"`` uses a short fixed reply instead
-  (faster, but it also teaches the model to be terse);
+  ``harmless_per_language`` harmless prompts answered with a short generic reply in their
+  language (``harmless_answers="generic"``, the default: fast), or with the **base model's own
+  greedy reply** (``"base_model"``, truncated to ``harmless_answer_tokens``), which changes less
+  besides refusing but costs a generation pass over every harmless prompt;
 - training: full fine-tune of the decoder layers from ``train_layers_from`` up (embeddings and
   the tied LM head frozen), AdamW, ``steps`` steps of ``batch_size`` sequences, loss on the
   answer tokens only, sequences cut at ``max_length`` tokens, fixed seed, one thread-friendly CPU
   run (a few minutes to ~15 min on 2 cores);
 - cache: ``<cache>/models/default-refusal-<recipe hash>/`` (safetensors + tokenizer +
-  ``recipe.json``); the hash covers the recipe config, the base model's weights hash and the
-  training data hash, so a changed recipe builds a new folder and an unchanged one loads in ~1 s.
+  ``recipe.json``); the hash covers the recipe config, the base model's weights hash, the
+  replies and the training prompts, so a changed recipe builds a new folder and an unchanged one loads in ~1 s.
 
 Build it with ``plurieval polyrefuse build-model`` or let ``--model default-refusal`` build it on
 first use (it says so, with progress). Tests run :func:`build` on a tiny random model for a
@@ -149,10 +149,24 @@ def train(base: Any, rows: list[dict[str, str]], config: RefusalModelConfig) -> 
     return {"losses": losses, "seconds": round(time.time() - started, 1)}
 
 
+def training_prompts_hash(config: RefusalModelConfig) -> str:
+    """Hash of the train prompts the recipe reads (cheap: no answers generated). It is part of
+    the build key, so a model tuned on the shipped sample (no ``PLURIEVAL_DATA_DIR``) is never
+    reused as the build on the full data, whatever ``source`` string pointed at either."""
+    src = PolyRefuseSource(config.source)
+    parts = []
+    for lang in config.tune_languages:
+        for kind, n in (("harmful", config.harmful_per_language), ("harmless", config.harmless_per_language)):
+            parts.append([lang, kind, src.prompts(lang, "train", kind).texts[:n]])
+    return content_hash(parts)
+
+
 def recipe_key(config: RefusalModelConfig, base: Any) -> str:
+    """Build key: recipe config, base weights, refusal replies and the training prompts."""
     body = config.model_dump(mode="json", exclude={"rebuild", "source"})
     return short(content_hash({"recipe": body, "base": base.describe().get("weights_hash") or base.name,
-                               "replies": REFUSAL_REPLIES, "version": 1}), 12)
+                               "replies": REFUSAL_REPLIES, "generic": GENERIC_ANSWERS,
+                               "data": training_prompts_hash(config), "version": 2}), 12)
 
 
 def build(config: RefusalModelConfig, base: Any, target: Path | None = None) -> Path:

@@ -70,6 +70,15 @@ def test_diffmean_run_summary_results_and_artifacts(tiny_folder, tmp_path):
     assert len([x for x in sweep if x["split"] == "dev"]) == 2 * 2 * 2  # targets × layers × alphas
     assert (outcome.run_dir / "plots" / "layerwise.png").stat().st_size > 1000
     assert (outcome.run_dir / "plots" / "diffmean_cosine.png").stat().st_size > 1000
+    # The setting chosen on dev is saved per target (safetensors + card) and hashed in the manifest.
+    from plurieval.models import load_intervention
+
+    iv = load_intervention(outcome.run_dir / "artifacts" / "intervention_de")
+    assert iv.layers == [de["layer"]] and iv.card["alpha"] == de["alpha"] and iv.card["method"] == "diffmean"
+    assert iv.card["model_weights_hash"] and iv.card["data_hash"].startswith("sha256:")
+    manifest = json.loads((outcome.run_dir / "manifest.json").read_text())
+    assert sorted(e["name"] for e in manifest["interventions"]) == ["de", "ru"]
+    assert all(e["hash"].startswith("sha256:") for e in manifest["interventions"])
     # A second run of another direction method reuses the stored activations: 0 passes.
     s2 = execute(_config(tiny_folder, tmp_path, method="pca"), get_host()).summary
     assert s2["forward_passes"]["extraction"]["this_run"] == 0

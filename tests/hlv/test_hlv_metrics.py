@@ -194,3 +194,29 @@ def test_cli_score_subprocess_reports_bad_input(tmp_path):
                          timeout=120)
     assert res.returncode == 0, res.stderr
     assert json.loads(res.stdout)["score"] == pytest.approx(jensenshannon([2 / 3, 1 / 3], [0.5, 0.5]), abs=1e-9)
+
+
+def test_cli_base_given_as_a_number_and_infinite_kl_stay_valid(tmp_path):
+    """`--set base=2` arrives as the YAML integer 2 (the docs' own example), and KL with
+    epsilon=0 against a zero model probability is +inf, which plain json.dumps would print as the
+    invalid token `Infinity`."""
+    import subprocess
+    import sys
+
+    f = _write(tmp_path / "p.jsonl", [{"prediction": [0.5, 0.5], "reference": [0.25, 0.75]},
+                                      {"prediction": [1.0, 0.0], "reference": [0.5, 0.5]}])
+    cmd = [sys.executable, "-c", "from plurieval.cli import main; main()", "score"]
+    res = subprocess.run(cmd + ["js_distance", str(f), "--set", "base=2"], capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr
+    out = json.loads(res.stdout)
+    assert out["config"]["base"] == "2"
+    assert out["per_example"][0] == pytest.approx(jensenshannon([0.5, 0.5], [0.25, 0.75], base=2), abs=1e-9)
+    res = subprocess.run(cmd + ["kl_divergence", str(f), "--set", "epsilon=0"], capture_output=True, text=True,
+                         timeout=120)
+    assert res.returncode == 0, res.stderr
+    def invalid(token):
+        raise AssertionError(f"plurieval score printed {token}, which is not JSON")
+
+    out = json.loads(res.stdout, parse_constant=invalid)
+    assert out["per_example"][1] == "inf" and out["score"] == "inf"
+    assert out["per_example"][0] == pytest.approx(0.25 * math.log(0.25 / 0.5) + 0.75 * math.log(0.75 / 0.5))

@@ -162,3 +162,22 @@ def test_bfloat16_models_steer_and_extract_in_float32(saved_folder, tmp_path, mo
                                                                                point="resid_post"))
     assert torch.allclose(steered["blocks.1.resid_pre"] - out, torch.ones_like(out), atol=0.1)
     assert len(lm.generate(PROMPTS, max_new_tokens=3, intervention=iv)) == 2
+
+
+def test_int8_quantises_gpt2_conv1d_projections():
+    """GPT-2 keeps attention and MLP projections in transformers' Conv1D, which dynamic
+    quantisation skips: without the conversion only the LM head would become int8."""
+    from plurieval.models import quantize_int8
+
+    hf = tiny_hf_model("gpt2", seed=0).float().eval()
+    ids = torch.tensor([[5, 17, 42, 9, 3]])
+    with torch.no_grad():
+        before = torch.log_softmax(hf(input_ids=ids).logits, -1)
+    q = quantize_int8(hf)
+    block = q.transformer.h[0]
+    for module in (block.attn.c_attn, block.attn.c_proj, block.mlp.c_fc, block.mlp.c_proj):
+        assert "quantized.dynamic" in type(module).__module__, type(module)
+    with torch.no_grad():
+        after = torch.log_softmax(q(input_ids=ids).logits, -1)
+    assert not torch.equal(before, after)
+    assert torch.corrcoef(torch.stack([before.flatten(), after.flatten()]))[0, 1] > 0.99

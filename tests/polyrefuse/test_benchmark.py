@@ -60,6 +60,10 @@ def test_polyrefuse_run(tiny_folder, tmp_path):
     assert {"refusal_score", "refusal_substring", "compliance_substring"} <= set(rows[0]["scores"])
     manifest = json.loads((outcome.run_dir / "manifest.json").read_text())
     assert any(d["id"] == "polyrefuse" and "CC BY-NC" in d["license"] for d in manifest["datasets"])
+    assert card["card"]["data_hash"].startswith("sha256:") and card["card"]["method"] == "refusal_direction"
+    entries = {e["name"]: e for e in manifest["interventions"]}
+    assert sorted(entries) == ["direction_de", "direction_en", "direction_zh"]
+    assert entries["direction_de"]["files"]["tensors.safetensors"] == card["tensors_sha256"]
 
 
 def test_unknown_language_is_rejected(tiny_folder, tmp_path):

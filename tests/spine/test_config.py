@@ -38,7 +38,17 @@ def test_run_config_shape_errors_name_the_field():
     paths = dict(exc.value.problems)
     assert "greater than or equal to 1" in paths["limit"] and "(got 0)" in paths["limit"]
     assert "valid integer" in paths["batch_size"] and "'many'" in paths["batch_size"]
-    assert paths["colour"] == "unknown field"
+    assert paths["colour"].startswith("unknown field") and "allowed: " in paths["colour"]
+    assert "benchmark" in paths["colour"] and "limit" in paths["colour"]
+
+
+def test_unknown_component_param_suggests_the_closest_field(host):
+    data = apply_overrides({"benchmark": "bench-a", "method": "only-in-a"}, ["method.alpah=2"])
+    with pytest.raises(ConfigError) as exc:
+        validate_components(build_run_config(data), host)
+    problems = dict(exc.value.problems)
+    message = problems["method.params.alpah"]
+    assert "did you mean 'alpha'?" in message and "(allowed: alpha, layers, mode)" in message
 
 
 def test_component_params_are_validated_against_the_component_config(host):

@@ -101,3 +101,28 @@ def test_every_hook_is_documented():
     for name in hooks:
         doc = textwrap.dedent(getattr(hookspecs, name).__doc__ or "")
         assert len(doc) > 40, f"hook {name} needs a docstring saying when it is called and what it returns"
+
+
+def test_two_distributions_with_one_entry_point_name_both_load(monkeypatch):
+    """A third party naming its entry point like a first-party plugin ("mlflow") must not vanish:
+    the second is loaded as "distribution/name" and both contributions are there."""
+    from types import SimpleNamespace
+
+    import plurieval.host as host_module
+
+    class FakeEntryPoint:
+        def __init__(self, name, dist, obj):
+            self.name, self.dist, self._obj = name, SimpleNamespace(name=dist, version="1.0"), obj
+
+        def load(self):
+            return self._obj
+
+    eps = [FakeEntryPoint("same", "dist-a", PluginA()), FakeEntryPoint("same", "dist-b", PluginB()),
+           FakeEntryPoint("same", "dist-a", PluginA())]  # dist-a twice on sys.path: loaded once
+    monkeypatch.setattr(host_module.metadata, "entry_points", lambda group: eps)
+    monkeypatch.delenv("PLURIEVAL_LOAD_PLUGINS", raising=False)
+    monkeypatch.delenv("PLURIEVAL_DISABLE_PLUGIN_AUTOLOAD", raising=False)
+    host = PluginHost()
+    assert sorted(host.plugins) == ["dist-b/same", "same"] and not host.errors
+    assert host.get("method", "dist-a/shared-method").package == "dist-a"
+    assert host.get("method", "dist-b/shared-method").package == "dist-b"

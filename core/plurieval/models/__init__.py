@@ -13,7 +13,7 @@ from plurieval.models.interventions import (
     load_intervention,
 )
 from plurieval.models.lm import Generation, LanguageModel
-from plurieval.models.loading import cache_dir, load_default, load_gemma3, load_hf
+from plurieval.models.loading import cache_dir, load_default, load_gemma3, load_hf, quantize_int8
 
 __all__ = [
     "AddVector",
@@ -28,4 +28,5 @@ __all__ = [
     "load_gemma3",
     "load_hf",
     "load_intervention",
+    "quantize_int8",
 ]

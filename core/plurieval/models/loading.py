@@ -144,9 +144,30 @@ def quantize_int8(hf: torch.nn.Module) -> torch.nn.Module:
 
     from torch.ao.quantization import quantize_dynamic
 
+    _conv1d_to_linear(hf)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # torch deprecation notice pointing at torchao
         return quantize_dynamic(hf, {torch.nn.Linear}, dtype=torch.qint8)
+
+
+def _conv1d_to_linear(hf: torch.nn.Module) -> None:
+    """GPT-2-style models keep their projections in transformers' ``Conv1D`` (``x @ W + b`` with
+    ``W`` stored ``[in, out]``), which dynamic quantisation does not know: left alone, only the
+    LM head would be quantised. Each is swapped for the equivalent ``nn.Linear`` in place."""
+    try:
+        from transformers.pytorch_utils import Conv1D
+    except ImportError:  # a transformers without Conv1D has nothing to convert
+        return
+    for parent in list(hf.modules()):
+        for child_name, child in list(parent.named_children()):
+            if isinstance(child, Conv1D):
+                n_in, n_out = child.weight.shape
+                linear = torch.nn.Linear(n_in, n_out, bias=child.bias is not None)
+                with torch.no_grad():
+                    linear.weight.copy_(child.weight.t())
+                    if child.bias is not None:
+                        linear.bias.copy_(child.bias)
+                setattr(parent, child_name, linear)
 
 
 def load_hf(path: str, *, dtype: str = "auto", device: str = "cpu", quantization: str = "none",
