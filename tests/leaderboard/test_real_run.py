@@ -57,3 +57,40 @@ def test_default_model_chaosnli_run_goes_on_the_board(tmp_path):
     entry["metrics"]["js_distance"]["value"] = 0.01
     entry_path.write_text(json.dumps(entry))
     assert any(p.startswith("metrics.js_distance.value") for p in validate_entry(entry_path, host).problems)
+
+
+@pytest.mark.integration
+def test_default_model_litex_run_goes_on_the_board(tmp_path):
+    """The LiTEx board (repository's board.yaml): a real run of the default model's label-conditioned
+    explanations validates, with every row's chrF, BLEU and embedding cosine re-scored from its
+    explanation, and a row whose explanation was swapped after scoring is refused by name."""
+    host = PluginHost()
+    board = tmp_path / "leaderboards" / "litex"
+    board.mkdir(parents=True)
+    shutil.copy(REPO / "leaderboards" / "litex" / "board.yaml", board / "board.yaml")
+    config = build_run_config({"benchmark": "litex", "model": "default", "limit": 4,
+                               "output_dir": str(tmp_path / "runs"), "tracking": {"enabled": False}})
+    run_dir = execute(config, host).run_dir
+    entry_path = build_entry(run_dir, host, submitter="integration test", board_dir=board)
+    report = validate_entry(entry_path, host)
+    assert report.ok, report.problems
+    entry = json.loads(entry_path.read_text())
+    assert entry["method"]["name"] == "explain-label" and set(entry["metrics"]) == {"chrf", "bleu", "embedding_cosine"}
+    built = build_board(board, host)
+    assert [r.path for r in built.ranked] == [entry_path]
+
+    # Swap one explanation for another text, keep its stored scores, re-hash: caught by re-scoring.
+    from plurieval.hashing import content_hash, file_hash
+
+    results = entry_path.parent / entry["results"]["file"] if entry["results"].get("file") else None
+    if results is not None:
+        rows = [json.loads(line) for line in results.read_text().splitlines()]
+        rows[0]["prediction"] = "An unrelated sentence about the weather in spring."
+        results.write_text("".join(json.dumps(r) + "\n" for r in rows))
+        entry["results"]["sha256"] = file_hash(results)
+    else:
+        entry["results"]["rows"][0]["prediction"] = "An unrelated sentence about the weather in spring."
+        entry["results"]["sha256"] = content_hash(entry["results"]["rows"])
+    entry_path.write_text(json.dumps(entry))
+    found = validate_entry(entry_path, host).problems
+    assert any("but its prediction scores" in p for p in found), found

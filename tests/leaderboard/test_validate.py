@@ -90,7 +90,35 @@ def test_recomputed_hash_does_not_hide_edited_results(entry, host):
     data["results"]["sha256"] = file_hash(results)
     save(entry, data)
     found = problems(entry, host)
-    assert any(p.startswith("metrics.toy-accuracy.value") for p in found), found
+    # Re-scoring the predictions catches the edited rows themselves, naming them.
+    flipped = [json.loads(line)["key"] for line in results.read_text().splitlines()[:5]]
+    assert any(p.startswith("results row ") and "scores.toy-accuracy is 1.0 but its prediction scores 0.0" in p
+               for p in found), found
+    assert all(p.split("'")[1] in flipped for p in found if p.startswith("results row "))
+
+
+def test_edited_rows_summary_and_hash_together_are_still_rejected(entry, host):
+    """Edit per-example scores, recompute the summary AND the hash to match: only re-scoring the
+    predictions against the references can tell."""
+    from plurieval.leaderboard.schema import load_board
+    from plurieval.leaderboard.scoring import recompute
+
+    data = load(entry)
+    results = entry.parent / data["results"]["file"]
+    rows = [json.loads(line) for line in results.read_text().splitlines()]
+    for row in rows:
+        row["scores"]["toy-accuracy"] = 1.0
+        row["scores"]["toy-balanced"]["correct"] = 1
+    results.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    data["results"]["sha256"] = file_hash(results)
+    again = recompute(rows, load_board(entry.parent.parent), host)
+    data["metrics"] = {k: v.model_dump() for k, v in again.metrics.items()}
+    data["per_language"] = again.per_language
+    save(entry, data)
+    found = problems(entry, host)
+    assert not any(p.startswith("metrics.") for p in found), found  # the summary is consistent now
+    assert not any(p.startswith("results.sha256") for p in found), found  # and so is the hash
+    assert any(p.startswith("results row ") and "but its prediction scores" in p for p in found), found
 
 
 def test_inline_rows_edited_are_rejected(host, runs, board):

@@ -37,6 +37,9 @@ class BoardMetric(_Strict):
 
     name: str
     params: dict[str, Any] = Field(default_factory=dict)
+    rescore: bool = Field(
+        True, description="re-score every row's prediction against its reference and compare with its stored "
+                          "score (skipped for metrics that need the model under evaluation)")
 
     @model_validator(mode="before")
     @classmethod

@@ -19,7 +19,7 @@ from pydantic import ValidationError
 from plurieval.errors import PluriError
 from plurieval.hashing import content_hash, file_hash
 from plurieval.leaderboard.schema import BoardSpec, Entry, Limits, check_safe_name, load_board
-from plurieval.leaderboard.scoring import close, recompute
+from plurieval.leaderboard.scoring import build_metric, close, finite_or_none, recompute, sort_rows
 from plurieval.specs import format_validation_error
 
 # Hard cap before a board is known: nothing larger is even parsed.
@@ -113,6 +113,7 @@ def validate_entry(
     report.rows = rows
     if not _check_rows(rows, entry, board, problems):
         return report
+    _check_rescored(rows, board, host, problems)
     _check_numbers(rows, entry, board, host, problems)
     return report
 
@@ -215,6 +216,52 @@ def _check_rows(rows: list[dict[str, Any]], entry: Entry, board: BoardSpec, prob
         if len(problems) - before > 20:
             problems.append("results: more problems not shown")
             break
+    return len(problems) == before
+
+
+def _same_score(stored: Any, again: Any) -> bool:
+    if isinstance(stored, dict) and isinstance(again, dict):
+        return stored.keys() == again.keys() and all(_same_score(stored[k], again[k]) for k in stored)
+    if isinstance(stored, (int, float)) and isinstance(again, (int, float)) and not isinstance(stored, bool):
+        return close(finite_or_none(stored), finite_or_none(again)) or stored == again
+    return stored == again
+
+
+def _check_rescored(rows: list[dict[str, Any]], board: BoardSpec, host: Any, problems: list[str]) -> bool:
+    """Re-score each row's ``prediction`` against its ``reference`` with the board's metric.
+
+    Recomputing aggregates from stored per-example scores catches an edited summary, but not
+    edited per-example scores with a matching summary and hash; scoring the predictions again
+    does. Metrics that need the model under evaluation (``needs``) cannot be re-scored offline
+    and rely on re-running (``plurieval rerun``)."""
+    from plurieval.components import MetricContext
+    from plurieval.resources import Resources
+
+    before = len(problems)
+    ordered = sort_rows(rows)
+    for bm in board.metrics:
+        if not bm.rescore:
+            continue
+        spec, metric = build_metric(host, board, bm.name)
+        if spec.needs:
+            continue
+        lacking = [r["key"] for r in ordered if "prediction" not in r or "reference" not in r]
+        if lacking:
+            problems.append(f"results: {len(lacking)} rows (first {lacking[0]!r}) lack 'prediction' or 'reference', "
+                            f"so {bm.name!r} cannot be re-scored")
+            break
+        try:
+            again = metric.score_examples([r["prediction"] for r in ordered], [r["reference"] for r in ordered],
+                                          MetricContext(resources=Resources(host)))
+        except Exception as err:  # a prediction the metric cannot read is the submission's problem
+            problems.append(f"results: re-scoring {bm.name!r} from the predictions failed: {type(err).__name__}: {err}")
+            continue
+        wrong = [(r["key"], r["scores"][bm.name], v) for r, v in zip(ordered, again, strict=True)
+                 if not _same_score(r["scores"][bm.name], v)]
+        for key, stored, value in wrong[:5]:
+            problems.append(f"results row {key!r}: scores.{bm.name} is {stored!r} but its prediction scores {value!r}")
+        if len(wrong) > 5:
+            problems.append(f"results: {len(wrong) - 5} more rows whose {bm.name} does not match their prediction")
     return len(problems) == before
 
 
