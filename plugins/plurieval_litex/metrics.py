@@ -5,8 +5,8 @@ Inputs: a prediction is a string (the generated explanation, or a category label
 is a string or a list of strings (several human explanations of the same item and label).
 
 chrF and BLEU are *corpus* scores: each per-example value holds sacrebleu's sufficient statistics
-(n-gram matches and totals), and ``aggregate`` sums them and computes the corpus score exactly as
-``sacrebleu.corpus_chrf/corpus_bleu`` would, so bootstrap intervals resample examples correctly.
+(n-gram matches and totals), and ``aggregate`` sums them and computes the corpus score as
+``sacrebleu.corpus_chrf/corpus_bleu`` would (BLEU with ``effective_order``, see ``BLEU``), so bootstrap intervals resample examples correctly.
 κ and macro-F1 are corpus scores too: per-example values are ``{"pred", "ref"}`` pairs.
 """
 
@@ -78,8 +78,11 @@ class ChrF(_SacreMetric):
 class BLEU(_SacreMetric):
     """BLEU (Papineni et al. 2002) via sacrebleu: corpus-level, 4-gram, brevity penalty,
     tokenizer ``tokenize`` (13a), smoothing ``smooth_method`` (exp, as sacrebleu's sentence BLEU
-    default; corpus BLEU of a single sentence with no 4-gram match is 0 without smoothing).
-    Several references per sentence are supported. 0–100, higher is better."""
+    default; corpus BLEU of a single sentence with no 4-gram match is 0 without smoothing),
+    ``effective_order=True``: n-gram orders the corpus has no n-grams of (hypotheses shorter than
+    4 tokens) are left out of the geometric mean instead of zeroing it, as sacrebleu's sentence
+    BLEU does; on corpora with 4-grams this equals ``sacrebleu.corpus_bleu``. Several references
+    per sentence are supported. 0–100, higher is better."""
 
     def _scorer(self):
         from sacrebleu.metrics import BLEU as SacreBLEU

@@ -3,6 +3,7 @@ LiTEx release states), explanation metrics against sacrebleu and hand-computed v
 on a tiny random model and the benchmark end to end."""
 
 import json
+import math
 import subprocess
 import sys
 
@@ -108,6 +109,24 @@ def test_chrf_and_bleu_equal_sacrebleu_corpus_scores(host):
     assert multi["score"] == pytest.approx(100.0)
 
 
+def test_bleu_and_chrf_hand_computed_and_edge_cases(host):
+    # BLEU by hand: hypothesis "a b c d e" vs reference "a b c d f": n-gram precisions 4/5, 3/4,
+    # 2/3, 1/2, equal lengths (brevity penalty 1): 100 · (4/5 · 3/4 · 2/3 · 1/2)^(1/4) = 100 · 0.2^(1/4).
+    assert compute(host, "bleu", ["a b c d e"], ["a b c d f"])["score"] == pytest.approx(100 * 0.2 ** 0.25)
+    # Brevity penalty by hand: "a b c d" vs "a b c d e f" (c=4, r=6): all precisions 1, BP = e^(1-6/4).
+    assert compute(host, "bleu", ["a b c d"], ["a b c d e f"])["score"] == pytest.approx(100 * math.exp(1 - 6 / 4))
+    # chrF by hand, character unigrams only (char_order=1, no word n-grams, beta=2): "ab" vs "ac"
+    # shares one of two characters, P = R = 1/2, F2 = (1+4)PR/(4P+R) = 1/2.
+    one = compute(host, "chrf", ["ab"], ["ac"], char_order=1, word_order=0)
+    assert one["score"] == pytest.approx(50.0)
+    # No overlap at all scores 0; an empty explanation scores 0 (not an error); none at all is undefined.
+    assert compute(host, "chrf", ["xyz"], ["abc"])["score"] == pytest.approx(0.0)
+    assert compute(host, "bleu", ["xyz qqq"], ["abc def"])["score"] == pytest.approx(0.0)
+    assert compute(host, "chrf", [""], ["a cat"])["score"] == pytest.approx(0.0)
+    assert compute(host, "bleu", [""], ["a cat"])["score"] == pytest.approx(0.0)
+    assert compute(host, "bleu", [], [])["score"] is None
+
+
 def test_kappa_and_macro_f1_hand_computed(host):
     ref, pred = ["a", "a", "b", "b"], ["a", "b", "b", "b"]
     # p_o = 3/4; p_e = (2/4)(1/4) + (2/4)(3/4) = 1/2; kappa = (3/4 - 1/2)/(1/2)
@@ -142,7 +161,9 @@ def test_explain_prompts_per_condition(sample):
     ex = sample[0]
     assert "Key words" not in Explain(ExplainConfig()).prompt(ex)[0]
     p, used = Explain(ExplainConfig(condition="label+highlights")).prompt(ex)
-    assert used == "label+highlights" and "park" in p
+    assert used == "label+highlights"
+    # The sample's highlights, as whitespace-token indices: premise "9,12", hypothesis "3,6".
+    assert "Key words in the premise: dog, park.\n" in p and "Key words in the hypothesis: outside, animal." in p
     p, used = Explain(ExplainConfig(condition="label+category")).prompt(ex)
     assert used == "label+category" and TAXONOMY.get("semantic").definition in p
     assert first_sentence("\nExplanation: A dog is an animal. So yes.") == "A dog is an animal."
