@@ -31,3 +31,33 @@ def shared_data() -> Path:
     if not path.is_dir():
         pytest.skip(f"shared data folder {path} not found (set PLURIEVAL_DATA_DIR)")
     return path
+
+
+@pytest.fixture
+def serve_folder():
+    """``serve_folder(path) -> "http://127.0.0.1:PORT"``: a local HTTP server over a folder, for
+    the URL code paths of the loaders (the network is never used). Stopped after the test;
+    ``serve_folder.stop()`` stops it earlier (to show that cached downloads still load)."""
+    import functools
+    import threading
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+    servers = []
+
+    def start(path: Path) -> str:
+        handler = functools.partial(SimpleHTTPRequestHandler, directory=str(path))
+        handler.log_message = lambda *a, **k: None
+        server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+        return f"http://127.0.0.1:{server.server_port}"
+
+    def stop() -> None:
+        while servers:
+            server = servers.pop()
+            server.shutdown()
+            server.server_close()
+
+    start.stop = stop
+    yield start
+    stop()

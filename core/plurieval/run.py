@@ -226,9 +226,14 @@ class RunContext:
         return path
 
     def progress(self, items: Iterable[T], total: int | None = None, desc: str = "") -> Iterator[T]:
-        """A progress bar on stderr (off with PLURIEVAL_NO_PROGRESS=1 or when not a terminal)."""
-        if os.environ.get("PLURIEVAL_NO_PROGRESS") or not sys.stderr.isatty():
+        """A progress bar on stderr; when stderr is not a terminal (a log file, CI), a plain line
+        at most every ``PLURIEVAL_PROGRESS_EVERY`` seconds (default 30) instead, so long runs
+        still show they are alive. Off with PLURIEVAL_NO_PROGRESS=1."""
+        if os.environ.get("PLURIEVAL_NO_PROGRESS"):
             yield from items
+            return
+        if not sys.stderr.isatty():
+            yield from _progress_lines(items, total, desc, float(os.environ.get("PLURIEVAL_PROGRESS_EVERY", "30")))
             return
         from rich.progress import track
 
@@ -238,3 +243,21 @@ class RunContext:
         self.results.close()
         if self.cache is not None:
             self.cache.close()
+
+
+def _progress_lines(items: Iterable[T], total: int | None, desc: str, every: float) -> Iterator[T]:
+    import time
+
+    started = last = time.monotonic()
+    done = 0
+    for item in items:
+        yield item
+        done += 1
+        now = time.monotonic()
+        if now - last >= every:
+            last = now
+            of = f"/{total}" if total else ""
+            print(f"{desc or 'progress'}: {done}{of} ({now - started:.0f} s)", file=sys.stderr, flush=True)
+    if done and time.monotonic() - started >= every:
+        print(f"{desc or 'progress'}: done, {done} in {time.monotonic() - started:.0f} s", file=sys.stderr, flush=True)
+

@@ -248,6 +248,15 @@ def _upload_run(run_dir: Path, uri: str | None) -> dict[str, Any]:
         status = {"complete": "FINISHED", "failed": "FAILED"}.get(manifest.get("status"), "KILLED")
         for rid in children.values():
             client.set_terminated(rid, status)
+        # One evaluation is one MLflow run: an earlier upload of this run directory (the
+        # interrupted part of a resumed run, or `sync --force`) is replaced, not kept beside it.
+        if state.get("uri") == uri:
+            for old in [state.get("mlflow_run_id"), *state.get("child_run_ids", [])]:
+                if old and old not in children.values():
+                    try:
+                        client.delete_run(old)
+                    except Exception:  # already deleted by hand: nothing to replace
+                        pass
     except Exception as err:
         if client is not None and mlflow_run_id is not None:
             try:  # do not leave a half-uploaded run that a later sync would duplicate
@@ -259,6 +268,7 @@ def _upload_run(run_dir: Path, uri: str | None) -> dict[str, Any]:
         raise
     return write_state(run_dir, uri=uri, experiment=experiment, status="synced", mlflow_run_id=mlflow_run_id,
                        experiment_id=exp_id, nested_runs=len(children) - 1, artifacts=n_artifacts, error=None,
+                       child_run_ids=[rid for scope, rid in children.items() if scope],
                        attempts=state.get("attempts", 0) + 1)
 
 

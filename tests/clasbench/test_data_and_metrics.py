@@ -101,6 +101,24 @@ def test_missing_language_file(tmp_path):
         ClasDataset(ClasDatasetConfig(source=str(folder), languages=["en", "fr"])).load("test")
 
 
+def test_published_layout_from_a_url_is_downloaded_once(tmp_path, monkeypatch, serve_folder):
+    """The URL code path (published files served over HTTP), against a local server."""
+    from plurieval_clasbench.data import SAMPLE_DIR
+
+    monkeypatch.setenv("PLURIEVAL_CACHE_DIR", str(tmp_path / "cache"))
+    url = serve_folder(SAMPLE_DIR)
+    with pytest.raises(PluriError, match="a URL cannot be listed; give languages="):
+        ClasDataset(ClasDatasetConfig(source=url)).table()
+    remote = ClasDataset(ClasDatasetConfig(source=url, languages=["en", "de", "ja"])).table()
+    local = ClasDataset(ClasDatasetConfig(languages=["en", "de", "ja"])).table()
+    assert remote == local and len(remote["ja"]) == len(remote["en"]) >= 30
+    assert len(list((tmp_path / "cache" / "clasbench").iterdir())) == 3
+    with pytest.raises(PluriError, match="could not download .*/xx.txt"):
+        ClasDataset(ClasDatasetConfig(source=url, languages=["en", "xx"])).table()
+    serve_folder.stop()
+    assert ClasDataset(ClasDatasetConfig(source=url, languages=["en", "de", "ja"])).table() == local  # from the cache
+
+
 def test_datasets_wide_and_long_layouts(tmp_path):
     wide = tmp_path / "wide.jsonl"
     wide.write_text("\n".join(json.dumps({"id": i, "en": f"Q{i}?", "fr": f"Q{i} fr ?"}) for i in range(5)) + "\n")

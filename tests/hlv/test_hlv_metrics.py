@@ -145,6 +145,15 @@ def test_accuracy_at_k_tie_breaking(host):
     # human ties at the top: either tied option counts
     assert score(host, "accuracy_at_k", [[0, 0, 1]], [[0.4, 0.2, 0.4]])["score"] == 1.0
     assert score(host, "accuracy_at_k", [[0, 0, 1]], [h], k=3)["score"] == 1.0
+    # one sure slot plus a tie at the k-th place: scores [3, 1, 1, 1] at k=2 take option 0 surely
+    # and one of the three tied options for the last slot; the human top option 1 is among them
+    # with probability 1/3 (a sure miss, then 1 − C(2,1)/C(3,1))
+    h4 = [0.1, 0.6, 0.2, 0.1]
+    assert score(host, "accuracy_at_k", [[3, 1, 1, 1]], [h4], k=2)["score"] == pytest.approx(1 / 3)
+    # two of the tied options are human-top: 1 − C(1,1)/C(3,1) = 2/3
+    assert score(host, "accuracy_at_k", [[3, 1, 1, 1]], [[0.0, 0.4, 0.4, 0.2]], k=2)["score"] == pytest.approx(2 / 3)
+    # the sure slot is the human top option: a hit whatever the tie
+    assert score(host, "accuracy_at_k", [[3, 1, 1, 1]], [[0.7, 0.1, 0.1, 0.1]], k=2)["score"] == 1.0
 
 
 # --- standalone scoring: file and CLI --------------------------------------------------------------

@@ -99,6 +99,31 @@ def test_chaosnli_benchmark_end_to_end(host, tmp_path):
     assert any("CC-BY-NC" in (d.get("license") or "") for d in manifest["datasets"])
 
 
+def test_any_item_counts_file_through_the_benchmark(host, tmp_path):
+    """The generic "item + options + annotator counts" loader in place of ChaosNLI, as from the
+    CLI: `--set dataset=item-counts --set dataset.path=items.jsonl`."""
+    from plurieval.config import apply_overrides
+
+    items = tmp_path / "items.jsonl"
+    rows = [{"id": f"q{i}", "text": f"Is item {i} fine?", "options": ["yes", "no", "unsure"], "counts": [6, 3, 1]}
+            for i in range(3)]
+    items.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    data = apply_overrides({"benchmark": "chaosnli", "model": "tiny", "method": "option-logits",
+                            "output_dir": str(tmp_path / "runs"), "tracking": {"enabled": False}},
+                           ["dataset=item-counts", f"dataset.path={items}"])
+    out = execute(build_run_config(data), host)
+    s = out.summary
+    assert s["num_examples"] == 3 and s["data"]["split"] is None
+    results = [json.loads(x) for x in (out.run_dir / "results.jsonl").read_text().splitlines()]
+    assert [r["reference"] for r in results] == [[0.6, 0.3, 0.1]] * 3
+    assert all(len(r["prediction"]["distribution"]) == 3 for r in results)
+    # each row's scores are those of its own prediction against its own reference
+    kl = sum(h * np.log(h / m) for h, m in zip(results[0]["reference"], results[0]["prediction"]["distribution"]))
+    assert results[0]["scores"]["kl_divergence"] == pytest.approx(kl, rel=1e-6)
+    # uniform over three options vs (0.6, 0.3, 0.1): cross-entropy is ln 3 whatever the target
+    assert s["baselines"]["uniform"]["cross_entropy"] == pytest.approx(np.log(3))
+
+
 def test_chaosnli_resumes(host, tmp_path):
     first = _run(host, tmp_path)
     (first.run_dir / "summary.json").unlink()

@@ -90,3 +90,24 @@ def test_extraction_stops_after_the_deepest_point(llama):
 def test_bad_point_names_are_clear_errors(llama, bad):
     with pytest.raises(PluriError, match="hook point|unknown"):
         llama.extract(["x"], [bad])
+
+
+def test_mlp_act_is_the_neuron_activation_computed_by_hand(any_lm):
+    """``mlp_act`` = the input of the down projection: act(gate(x)) · up(x) for gated MLPs
+    (Llama, Qwen2, Gemma2), act(c_fc(x)) for GPT-2, with x the MLP's input captured by a hook."""
+    layer = any_lm._layers[1]
+    mlp = layer.mlp
+    seen = {}
+    handle = mlp.register_forward_pre_hook(lambda _m, args: seen.__setitem__("x", args[0].detach().clone()))
+    try:
+        got = any_lm.extract(PROMPTS, ["blocks.1.mlp_act"], reduce="last")["blocks.1.mlp_act"]
+    finally:
+        handle.remove()
+    x = seen["x"][:, -1]
+    with torch.inference_mode():
+        if hasattr(mlp, "gate_proj"):
+            want = mlp.act_fn(mlp.gate_proj(x)) * mlp.up_proj(x)
+        else:
+            want = mlp.act(mlp.c_fc(x))
+    assert got.shape[1] == any_lm.d_mlp != any_lm.hidden_size
+    torch.testing.assert_close(got, want.float(), rtol=1e-4, atol=1e-5)

@@ -83,12 +83,9 @@ def test_shared_layout_and_its_gaps(shared_data: Path):
     assert de.english[0] == en_test.texts[0] and de.texts[0] != en_test.texts[0]
 
 
-def test_url_source_downloads_once_and_treats_404_as_missing(tmp_path: Path, monkeypatch):
+def test_url_source_downloads_once_and_treats_404_as_missing(tmp_path: Path, monkeypatch, serve_folder):
     """The repository-URL code path against a local HTTP server laid out like the repository."""
-    import functools
     import shutil
-    import threading
-    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 
     from plurieval_polyrefuse.data import SAMPLE_DIR
 
@@ -98,20 +95,14 @@ def test_url_source_downloads_once_and_treats_404_as_missing(tmp_path: Path, mon
     shutil.copy(SAMPLE_DIR / "harmful_test_translated_de.json", repo / "PolyRefuse")
     shutil.copy(SAMPLE_DIR / "en_source_splits" / "harmful_train.json", repo / "dataset" / "splits")
     monkeypatch.setenv("PLURIEVAL_CACHE_DIR", str(tmp_path / "cache"))
-    handler = functools.partial(SimpleHTTPRequestHandler, directory=str(repo))
-    handler.log_message = lambda *a, **k: None
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        src = PolyRefuseSource(f"http://127.0.0.1:{server.server_port}")
-        de = src.prompts("de", "test", "harmful")
-        assert de.texts == PolyRefuseSource("sample").prompts("de", "test", "harmful").texts
-        assert len(src.prompts("en", "train", "harmful").texts) == 4  # from dataset/splits/
-        assert src.prompts("fr", "test", "harmful", required=False) is None  # 404
-        cached = list((tmp_path / "cache" / "polyrefuse").rglob("*.json"))
-        assert len(cached) == 2
-    finally:
-        server.shutdown()
+    url = serve_folder(repo)
+    src = PolyRefuseSource(url)
+    de = src.prompts("de", "test", "harmful")
+    assert de.texts == PolyRefuseSource("sample").prompts("de", "test", "harmful").texts
+    assert len(src.prompts("en", "train", "harmful").texts) == 4  # from dataset/splits/
+    assert src.prompts("fr", "test", "harmful", required=False) is None  # 404
+    cached = list((tmp_path / "cache" / "polyrefuse").rglob("*.json"))
+    assert len(cached) == 2
+    serve_folder.stop()
     # the server is gone: cached files still load
-    assert PolyRefuseSource(f"http://127.0.0.1:{server.server_port}").prompts("de", "test", "harmful").texts == de.texts
+    assert PolyRefuseSource(url).prompts("de", "test", "harmful").texts == de.texts

@@ -138,3 +138,26 @@ def test_describe_value_refuses_opaque_objects():
 
     with pytest.raises(TypeError, match="digest"):
         describe_value(Opaque())
+
+
+def test_cache_info_and_clear_commands(host, tmp_path, private_cache):
+    """`plurieval cache info|clear` on a cache a real run filled (the CLI users script against)."""
+    import subprocess
+    import sys
+
+    execute(tiny_config(tmp_path / "a", n=3), host)
+
+    def cli(*args):
+        return subprocess.run([sys.executable, "-m", "plurieval.cli", "cache", *args], capture_output=True, text=True,
+                              timeout=120)
+
+    info = cli("info", "--json")
+    assert info.returncode == 0, info.stderr
+    data = json.loads(info.stdout)
+    assert data["path"].startswith(str(private_cache)) and data["by_kind"]["generation"]["entries"] == 3
+    assert "generation" in cli("info").stdout
+    bad = cli("clear", "--kind", "generations")
+    assert bad.returncode == 2 and "--kind must be one of" in bad.stderr
+    cleared = cli("clear", "--kind", "generation")
+    assert cleared.returncode == 0 and "removed 3 generation entries" in cleared.stdout
+    assert json.loads(cli("info", "--json").stdout)["by_kind"].get("generation", {"entries": 0})["entries"] == 0

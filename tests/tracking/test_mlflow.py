@@ -151,6 +151,13 @@ def test_unreachable_server_run_completes_then_sync_uploads(mlflow_server, cli_e
     assert json.loads((run_dir / "tracking/state.json").read_text())["status"] == "synced"
     nothing = run_cli(cli_env, "sync", str(out))
     assert nothing.returncode == 0 and "nothing to sync" in nothing.stdout
+    # Uploading the same run directory again replaces its MLflow run instead of adding a second.
+    first_id = runs[0].info.run_id
+    again = run_cli(cli_env, "sync", str(run_dir), "--uri", mlflow_server, "--force")
+    assert again.returncode == 0, again.stderr
+    runs = _runs_for(MlflowClient(tracking_uri=mlflow_server), run_dir.name)
+    assert len(runs) == 1 and runs[0].info.run_id != first_id
+    assert MlflowClient(tracking_uri=mlflow_server).get_run(first_id).info.lifecycle_stage == "deleted"
 
 
 def test_default_store_is_sqlite_under_the_output_dir(tmp_path, monkeypatch):
