@@ -118,7 +118,7 @@ def test_any_item_counts_file_through_the_benchmark(host, tmp_path):
     assert [r["reference"] for r in results] == [[0.6, 0.3, 0.1]] * 3
     assert all(len(r["prediction"]["distribution"]) == 3 for r in results)
     # each row's scores are those of its own prediction against its own reference
-    kl = sum(h * np.log(h / m) for h, m in zip(results[0]["reference"], results[0]["prediction"]["distribution"]))
+    kl = sum(h * np.log(h / m) for h, m in zip(results[0]["reference"], results[0]["prediction"]["distribution"], strict=True))
     assert results[0]["scores"]["kl_divergence"] == pytest.approx(kl, rel=1e-6)
     # uniform over three options vs (0.6, 0.3, 0.1): cross-entropy is ln 3 whatever the target
     assert s["baselines"]["uniform"]["cross_entropy"] == pytest.approx(np.log(3))
