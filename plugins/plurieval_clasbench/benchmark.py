@@ -137,7 +137,7 @@ class ClasBench(Benchmark):
                     row = {"method": method_name, "target": t, "layer": layer, "alpha": alpha, "split": "dev",
                            **_fjs(f, j)}
                     sweep_rows.append(row)
-                    labels = {"alpha": str(alpha)} if alpha is not None else {}
+                    labels = {"alpha": f"alpha{alpha:g}"} if alpha is not None else {}  # dev_relevance/alpha5
                     for name in ("steering_score", "language_control", "relevance"):
                         ctx.log_metric(f"dev_{name}", row[name], step=layer, **labels)
                     if best is None or row["steering_score"] > best["steering_score"]:

@@ -263,15 +263,17 @@ class PolyRefuseBenchmark(Benchmark[PolyRefuseBenchmarkConfig]):
         fig, ax = plt.subplots(figsize=(6, 3.5))
         for a in dir_langs:
             per_layer: dict[int, float] = {}
-            for row in selections[a].get("scores", []):
-                per_layer[row["layer"]] = min(per_layer.get(row["layer"], float("inf")), row["refusal"])
+            rows = selections[a].get("scores", [])
+            key = "screen_refusal" if rows and all("screen_refusal" in r for r in rows) else "refusal"
+            for row in rows:
+                per_layer[row["layer"]] = min(per_layer.get(row["layer"], float("inf")), row[key])
             if per_layer:
                 xs = sorted(per_layer)
                 ax.plot(xs, [per_layer[x] for x in xs], marker=".", label=a)
         ax.axhline(0.0, color="grey", lw=0.5)
         ax.set_xlim(-0.5, num_layers - 0.5)
         ax.set_xlabel("layer of the candidate direction")
-        ax.set_ylabel("refusal score after ablation\n(val harmful, best position)")
+        ax.set_ylabel("refusal score after ablation\n(val harmful, best position;\nscreen prompts when screened)")
         ax.legend(fontsize=7, ncol=4)
         fig.tight_layout()
         path = ctx.artifact_path("plots/refusal_score_per_layer.png")

@@ -50,6 +50,11 @@ class RefusalDirectionConfig(BaseModel):
     )
     selection_prompts: int = Field(32, ge=1, description="harmful and harmless prompts used to score each candidate")
     layer_stride: int = Field(1, ge=1, description="score every n-th layer only (speed knob; 1 = every layer)")
+    screen_prompts: int = Field(
+        8, ge=0, description="coarse-to-fine: score every candidate on the first N val prompts of each kind, then "
+                             "only the `screen_keep` best on all `selection_prompts` with the exact filters "
+                             "(0 = score every candidate on every prompt, the exhaustive protocol)")
+    screen_keep: int = Field(12, ge=1, description="candidates that go from the screen to the full scoring")
     refusal_tokens: dict[str, list[str]] | None = Field(
         None, description="per-language refusal token strings; default: plurieval_polyrefuse.phrases.REFUSAL_TOKENS"
     )

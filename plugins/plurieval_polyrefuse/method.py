@@ -5,7 +5,9 @@ direction"; used across 14 languages by PolyRefuse, Wang et al. 2025).
    decoder layer i) at each post-instruction position of the chat template (the tokens after
    the user's text, e.g. ``<|im_end|>\\n<|im_start|>assistant\\n``), on *train* prompts.
 2. Selection on *val* prompts (train when there is no val split): discard the last
-   ``prune_layer_fraction`` of layers; discard candidates whose directional ablation moves the
+   ``prune_layer_fraction`` of layers; (speed, on by default: every candidate is first screened
+   on ``screen_prompts`` prompts of each kind and only the ``screen_keep`` best are scored on
+   all ``selection_prompts``; ``screen_prompts=0`` scores every candidate on every prompt); discard candidates whose directional ablation moves the
    next-token distribution on harmless prompts by more than ``kl_threshold`` (KL(base ‖ ablated),
    nats, mean over prompts); optionally (``induce_filter``) discard candidates whose addition does
    not make harmless prompts refuse (score > 0); pick the lowest mean refusal score on harmful
@@ -146,25 +148,46 @@ class RefusalDirection(SteeringMethod[RefusalDirectionConfig]):
         baseline = score(prompts_h, langs_h, None)
         max_layer = int(model.num_layers * (1.0 - cfg.prune_layer_fraction))
         layers = list(range(0, max(1, max_layer), cfg.layer_stride))
-        todo = [(layer, j) for layer in layers for j in range(len(positions))]
-        progress = run.progress(todo, total=len(todo), desc="refusal direction: scoring candidates") if run else todo
-        rows: list[dict[str, Any]] = []
-        for layer, j in progress:
-            r = cands[layer, j]
-            if not float(r.norm()) > 0:
-                continue
-            abl = DirectionalAblation(r)
-            refusal = score(prompts_h, langs_h, abl)
-            kl = _kl(base_n, model.next_token_logprobs(prompts_n, intervention=abl, batch_size=bs))
-            row = {"layer": layer, "position": positions[j], "refusal": refusal, "kl": kl}
-            if cfg.induce_filter:
-                row["induce"] = score(prompts_n, langs_n, AddVector(r, layers=[layer]))
-            row["kept"] = kl <= cfg.kl_threshold and (not cfg.induce_filter or row["induce"] > 0)
-            rows.append(row)
-        if not rows:
+        todo = [(layer, j) for layer in layers for j in range(len(positions)) if float(cands[layer, j].norm()) > 0]
+        if not todo:
             raise PluriError("refusal_direction: every candidate direction is zero (identical harmful and harmless activations?)")
-        kept = [r for r in rows if r["kept"]]
-        best = min(kept or rows, key=lambda r: r["refusal"])
+
+        def evaluate(pairs: list[tuple[int, int]], n: int, desc: str) -> list[dict[str, Any]]:
+            sub_h, sub_lh, sub_n, sub_ln = prompts_h[:n], langs_h[:n], prompts_n[:n], langs_n[:n]
+            base = base_n[: len(sub_n)]
+            out = []
+            for layer, j in (run.progress(pairs, total=len(pairs), desc=desc) if run else pairs):
+                r = cands[layer, j]
+                abl = DirectionalAblation(r)
+                row = {"layer": layer, "position": positions[j], "refusal": score(sub_h, sub_lh, abl),
+                       "kl": _kl(base, model.next_token_logprobs(sub_n, intervention=abl, batch_size=bs))}
+                if cfg.induce_filter:
+                    row["induce"] = score(sub_n, sub_ln, AddVector(r, layers=[layer]))
+                row["kept"] = row["kl"] <= cfg.kl_threshold and (not cfg.induce_filter or row["induce"] > 0)
+                out.append(row)
+            return out
+
+        full = max(len(prompts_h), len(prompts_n))
+        screened: list[dict[str, Any]] = []
+        if 0 < cfg.screen_prompts < full and len(todo) > cfg.screen_keep:
+            # Coarse-to-fine: every candidate on a few prompts, the most promising on all of them.
+            # The final choice applies the exact filters to full scores, so only a candidate that
+            # looks poor on the screen prompts yet would win on all of them can be missed.
+            screened = evaluate(todo, cfg.screen_prompts, "refusal direction: screening candidates")
+            ranked = sorted(screened, key=lambda r: (not r["kept"], r["refusal"]))
+            finalists = {(r["layer"], r["position"]) for r in ranked[: cfg.screen_keep]}
+            todo = [(layer, j) for layer, j in todo if (layer, positions[j]) in finalists]
+        rows = evaluate(todo, full, "refusal direction: scoring candidates")
+        if screened:  # keep every candidate's screen score (the per-layer plot compares like with like)
+            screen = {(r["layer"], r["position"]): r for r in screened}
+            for r in rows:
+                r["screen_refusal"] = screen[(r["layer"], r["position"])]["refusal"]
+            scored = {(r["layer"], r["position"]) for r in rows}
+            rows += [{**r, "screen_refusal": r["refusal"], "kept": False, "screened_out": True}
+                     for r in screened if (r["layer"], r["position"]) not in scored]
+        final = [r for r in rows if not r.get("screened_out")]
+        kept = [r for r in final if r["kept"]]
+        best = min(kept or final, key=lambda r: r["refusal"])
         j = positions.index(best["position"])
         return Selection(candidates=cands, positions=positions, layer=best["layer"], position=best["position"],
                          direction=cands[best["layer"], j].clone(), baseline_refusal=baseline, scores=rows,

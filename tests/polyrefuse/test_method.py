@@ -115,3 +115,28 @@ def test_fit_rejects_unlabelled_examples(planted):
     lm, _ = planted
     with pytest.raises(PluriError, match="neither harmful nor harmless"):
         RefusalDirection(RefusalDirectionConfig()).fit(lm, [Example("x", "hi", None, {})])
+
+
+def test_coarse_to_fine_screen_keeps_the_exact_criteria(planted):
+    """Screening every candidate on 2 prompts and scoring only the best one on all of them picks
+    the same planted direction as the exhaustive protocol (screen_prompts=0), with the exact
+    filters applied to full scores only."""
+    lm, u = planted
+    exs = planted_examples("train") + planted_examples("val")
+    exhaustive = RefusalDirection(RefusalDirectionConfig(screen_prompts=0))
+    exhaustive.fit(lm, exs)
+    assert not any("screen_refusal" in r for r in exhaustive.selection.scores)
+    screened = RefusalDirection(RefusalDirectionConfig(screen_prompts=2, screen_keep=1))
+    screened.fit(lm, exs)
+    rows = screened.selection.scores
+    finalists = [r for r in rows if not r.get("screened_out")]
+    assert len(finalists) == 1 and len(rows) == len(exhaustive.selection.scores)
+    assert all("screen_refusal" in r for r in rows) and not any(r["kept"] for r in rows if r.get("screened_out"))
+    assert (screened.selection.layer, screened.selection.position) == (exhaustive.selection.layer,
+                                                                      exhaustive.selection.position)
+    # the finalist's full score is the exhaustive protocol's score of the same candidate
+    same = next(r for r in exhaustive.selection.scores
+                if (r["layer"], r["position"]) == (finalists[0]["layer"], finalists[0]["position"]))
+    assert finalists[0]["refusal"] == pytest.approx(same["refusal"])
+    cos = float(torch.nn.functional.cosine_similarity(screened.selection.direction.double(), u.double(), dim=0))
+    assert cos > 0.99
