@@ -20,7 +20,6 @@ import dataclasses
 import hashlib
 import inspect
 import json
-import os
 import sqlite3
 import tempfile
 import time
@@ -39,12 +38,9 @@ KINDS = ("generation", "activation", "direction")
 
 
 def default_cache_dir() -> Path:
-    env = os.environ.get("PLURIEVAL_CACHE_DIR")
-    if env:
-        return Path(env).expanduser()
-    import platformdirs
+    from plurieval.datafiles import cache_root
 
-    return Path(platformdirs.user_cache_dir("plurieval"))
+    return cache_root()
 
 
 # --- hashing the things a value depends on ----------------------------------------------------

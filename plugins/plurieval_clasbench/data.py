@@ -81,21 +81,12 @@ def read_question_file(path: Path | str, text: str | None = None) -> list[str]:
 
 
 def _fetch(url: str) -> str:
-    """Download a file once into the plurieval cache (keyed by URL) and return its text."""
-    from plurieval.cache import default_cache_dir
+    """Download a file once into the plurieval cache and return its text."""
+    from plurieval.datafiles import download
 
-    dest = default_cache_dir() / "clasbench" / hashlib.sha256(url.encode()).hexdigest()[:24]
-    if not dest.exists():
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            with urllib.request.urlopen(url, timeout=60) as resp:  # noqa: S310 (user-given URL)
-                data = resp.read()
-        except Exception as err:  # network errors come in many types; all mean the same here
-            raise PluriError(f"could not download {url}: {err}") from None
-        tmp = dest.with_suffix(".tmp")
-        tmp.write_bytes(data)
-        os.replace(tmp, dest)
-    return dest.read_bytes().decode("utf-8")
+    path = download(url, "clasbench")
+    assert path is not None  # missing_ok is off: a failure raises
+    return path.read_bytes().decode("utf-8")
 
 
 class ParallelDataset(Dataset):

@@ -25,8 +25,6 @@ from __future__ import annotations
 
 import json
 import os
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -72,13 +70,6 @@ def default_source() -> str:
     if root and (Path(root) / "polyrefuse").is_dir():
         return str(Path(root) / "polyrefuse")
     return "sample"
-
-
-def _cache_dir() -> Path:
-    base = os.environ.get("PLURIEVAL_CACHE_DIR") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "plurieval"
-    )
-    return Path(base)
 
 
 @dataclass
@@ -137,30 +128,14 @@ class PolyRefuseSource:
 
     def _fetch(self, url: str) -> Path | None:
         """Download ``url`` into the cache once; ``None`` when the server says it is not there."""
+        from plurieval.datafiles import download
+
         if url in self._missing:
             return None
-        rel = url.split("://", 1)[1].replace(":", "_")
-        target = _cache_dir() / "polyrefuse" / rel
-        if target.is_file():
-            return target
-        try:
-            with urllib.request.urlopen(url, timeout=60) as resp:  # noqa: S310 - fixed https prefix
-                data = resp.read()
-        except urllib.error.HTTPError as err:
-            if err.code == 404:
-                self._missing.add(url)
-                return None
-            raise DataError(f"could not download {url}: HTTP {err.code}") from None
-        except urllib.error.URLError as err:
-            raise DataError(
-                f"could not download {url} ({err.reason}); without network access use a local copy "
-                "(source=<folder> or $PLURIEVAL_DATA_DIR)"
-            ) from None
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_suffix(".part")
-        tmp.write_bytes(data)
-        os.replace(tmp, target)
-        return target
+        path = download(url, "polyrefuse", missing_ok=True)
+        if path is None:
+            self._missing.add(url)
+        return path
 
     def coverage(self, languages: list[str] | tuple[str, ...] = LANGUAGES) -> dict[str, Any]:
         """Which (language, split, kind) files exist: ``{"present": [...], "missing": [...]}``,

@@ -34,12 +34,9 @@ _DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torc
 
 def cache_dir() -> Path:
     """Where converted models and weight hashes live (``$PLURIEVAL_CACHE_DIR`` overrides)."""
-    env = os.environ.get("PLURIEVAL_CACHE_DIR")
-    if env:
-        return Path(env).expanduser()
-    from platformdirs import user_cache_dir
+    from plurieval.datafiles import cache_root
 
-    return Path(user_cache_dir("plurieval"))
+    return cache_root()
 
 
 def _say(message: str) -> None:

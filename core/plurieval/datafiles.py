@@ -1,0 +1,60 @@
+"""Where plurieval keeps files it fetched or converted, and fetching a data file once.
+
+Every loader that accepts a URL goes through :func:`download`, so all of them cache in one
+place (``$PLURIEVAL_CACHE_DIR``, else the user cache dir), write atomically, and fail with the
+same message when there is no network. Standard library only: listing components must stay fast.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import urllib.error
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+from plurieval.errors import DataError
+
+
+def cache_root() -> Path:
+    """The plurieval cache directory: ``$PLURIEVAL_CACHE_DIR``, else the platform's user cache
+    dir (``~/.cache/plurieval`` on Linux). Converted models, fetched data and the result cache
+    live under it."""
+    env = os.environ.get("PLURIEVAL_CACHE_DIR")
+    if env:
+        return Path(env).expanduser()
+    from platformdirs import user_cache_dir
+
+    return Path(user_cache_dir("plurieval"))
+
+
+def is_url(source: str | os.PathLike[str] | None) -> bool:
+    return isinstance(source, str) and urllib.parse.urlparse(source).scheme in ("http", "https")
+
+
+def download(url: str, namespace: str, *, missing_ok: bool = False, timeout: float = 60) -> Path | None:
+    """Fetch ``url`` into ``<cache>/<namespace>/`` once and return the local file; later calls
+    (and offline runs) use the cached copy. With ``missing_ok`` a 404 returns ``None`` (a file
+    the upstream layout does not have); every other failure is a ``DataError`` naming the URL
+    and the offline fix."""
+    name = os.path.basename(urllib.parse.urlparse(url).path) or "index"
+    target = cache_root() / namespace / f"{hashlib.sha256(url.encode()).hexdigest()[:24]}-{name}"
+    if target.is_file():
+        return target
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as resp:  # noqa: S310 - the user's own URL
+            data = resp.read()
+    except urllib.error.HTTPError as err:
+        if err.code == 404 and missing_ok:
+            return None
+        raise DataError(f"could not download {url}: HTTP {err.code}") from None
+    except (urllib.error.URLError, OSError) as err:
+        reason = getattr(err, "reason", err)
+        raise DataError(f"could not download {url} ({reason}); without network access point the loader "
+                        f"at a local copy (a folder, or $PLURIEVAL_DATA_DIR)") from None
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(target.name + ".part")
+    tmp.write_bytes(data)
+    os.replace(tmp, target)
+    return target
