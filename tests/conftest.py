@@ -23,6 +23,8 @@ if SHARED_DATA.is_dir():
 
 import pytest  # noqa: E402
 
+from plurieval.hookspecs import hookimpl  # noqa: E402  (pluggy only; torch stays unimported)
+
 
 @pytest.fixture
 def shared_data() -> Path:
@@ -61,3 +63,37 @@ def serve_folder():
     start.stop = stop
     yield start
     stop()
+
+
+# --- a host with every installed plugin plus a tiny random model named "tiny" -----------------
+# (HLV and LiTEx run their benchmarks on it; folders with a narrower host define their own.)
+
+def _tiny_llama(config):
+    from plurieval.models.testing import tiny_model
+
+    return tiny_model("llama", seed=0)
+
+
+class TinyModelPlugin:
+    @hookimpl
+    def register_models(self, register):
+        from plurieval.specs import ModelSpec
+
+        register(ModelSpec(name="tiny", factory=_tiny_llama, description="tiny random llama for tests"))
+
+
+@pytest.fixture(scope="session")
+def host():
+    from plurieval.host import PluginHost
+
+    h = PluginHost()
+    h.add_plugin(TinyModelPlugin(), name="tests-tiny-model")
+    assert not h.errors, h.errors
+    return h
+
+
+@pytest.fixture(scope="session")
+def tiny_lm():
+    from plurieval.models.testing import tiny_model
+
+    return tiny_model("llama", seed=0)
