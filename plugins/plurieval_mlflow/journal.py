@@ -56,6 +56,12 @@ def metric_name(name: str, labels: dict[str, Any] | None) -> str:
     return "/".join(_clean(p) for p in parts)
 
 
+def safe_key(key: str) -> str:
+    """A param or tag key MLflow accepts: letters, digits, ``_ - . / space``; anything else
+    (``+`` in a split name such as ``train+val+test``, ``:``) becomes ``_``."""
+    return "/".join(_clean(part) for part in key.split("/"))
+
+
 def _clean(text: str) -> str:
     # MLflow accepts letters, digits, _ - . space / in metric and param names
     return "".join(c if c.isalnum() or c in "_-. " else "_" for c in text)

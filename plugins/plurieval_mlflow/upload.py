@@ -36,6 +36,7 @@ from plurieval_mlflow.journal import (
     parse_scope_label,
     read_events,
     read_state,
+    safe_key,
     write_state,
 )
 
@@ -150,8 +151,8 @@ def _log(client: Any, run_id: str, params: dict[str, str] | None = None, tags: d
          metrics: dict[tuple, float] | None = None, ts: int = 0) -> None:
     from mlflow.entities import Metric, Param, RunTag
 
-    p = [Param(k, v) for k, v in (params or {}).items()]
-    t = [RunTag(k, v[:PARAM_MAX]) for k, v in (tags or {}).items()]
+    p = [Param(safe_key(k), v) for k, v in (params or {}).items()]
+    t = [RunTag(safe_key(k), v[:PARAM_MAX]) for k, v in (tags or {}).items()]
     m = [Metric(k, v, ts, int(step)) for (k, step), v in (metrics or {}).items() if not math.isnan(v)]
     # MLflow's per-request limits: 100 params, 100 tags, 1000 metrics
     for i in range(0, max(len(p), len(t)), 100):

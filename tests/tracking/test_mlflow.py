@@ -186,6 +186,29 @@ def test_journal_helpers():
     assert parse_scope_label("baseline") == {}
 
 
+def test_every_tag_and_param_key_is_one_mlflow_accepts(tmp_path):
+    """A real PolyRefuse run once failed its upload: its dataset split "train+val+test" went into
+    a tag key, and MLflow refuses '+'. Keys are made safe; MLflow's own validators judge them."""
+    from mlflow.utils.validation import _validate_param_name, _validate_tag_name
+
+    from plurieval_mlflow.journal import safe_key
+    from plurieval_mlflow.upload import _params, _tags
+
+    manifest = {"run_id": "r1", "benchmark": {"name": "polyrefuse", "spec_version": "1"},
+                "datasets": [{"id": "polyrefuse", "split": "train+val+test", "content_hash": "sha256:ab"},
+                             {"id": "mgsm:de", "split": "test", "content_hash": "sha256:cd"}],
+                "interventions": [{"name": "direction_en", "hash": "sha256:ef"}],
+                "config": {"benchmark": {"name": "polyrefuse", "params": {"languages": ["en", "de"]}}}}
+    tags, params = _tags(manifest, tmp_path), _params(manifest)
+    assert "plurieval.dataset.polyrefuse.train+val+test.hash" in tags
+    for key in tags:
+        _validate_tag_name(safe_key(key))
+    for key in params:
+        _validate_param_name(safe_key(key))
+    assert safe_key("plurieval.dataset.polyrefuse.train+val+test.hash") == "plurieval.dataset.polyrefuse.train_val_test.hash"
+    assert safe_key("method.params/alpha x") == "method.params/alpha x"
+
+
 def test_tracking_import_stays_lazy():
     code = "import plurieval_mlflow.plugin, sys; print('mlflow' in sys.modules, 'torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
