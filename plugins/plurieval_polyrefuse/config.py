@@ -125,9 +125,10 @@ class RefusalModelConfig(BaseModel):
     learning_rate: float = Field(1e-4, gt=0.0)
     max_length: int = Field(48, ge=16, description="tokens per training sequence (prompt + answer)")
     harmless_answers: Literal["base_model", "generic"] = Field(
-        "generic",
-        description="answer harmless prompts with a short generic reply in their language (default: fast), or with "
-                    "the base model's own greedy reply ('base_model': closer to the base model, ~30 min more on 2 busy cores)",
+        "base_model",
+        description="answer harmless prompts with the base model's own greedy reply (default), or with one short generic "
+                    "reply per language ('generic': faster, but measured to teach a shortcut: the model learns one "
+                    "answer per language and refuses harmful prompts in English and Russian only)",
     )
     harmless_answer_tokens: int = Field(40, ge=4)
     train_layers_from: int = Field(16, ge=0, description="freeze decoder layers below this index (speed: backward stops there)")

@@ -6,14 +6,17 @@ behaviour to find a direction for. The recipe teaches one:
 - data: PolyRefuse **train** split in ``tune_languages`` (default en, de, fr, es, zh, ru; the
   other 8 languages are held out), ``harmful_per_language`` harmful prompts answered with the
   language's refusal reply (``phrases.REFUSAL_REPLIES``, our own translations) and
-  ``harmless_per_language`` harmless prompts answered with a short generic reply in their
-  language (``harmless_answers="generic"``, the default: fast), or with the **base model's own
-  greedy reply** (``"base_model"``, truncated to ``harmless_answer_tokens``), which changes less
-  besides refusing but costs a generation pass over every harmless prompt;
+  ``harmless_per_language`` harmless prompts answered with the **base model's own greedy
+  reply** (``harmless_answers="base_model"``, the default, truncated to
+  ``harmless_answer_tokens``; ~4 min of generation). ``"generic"`` answers them with one fixed
+  reply per language instead, which was measured to teach a shortcut: with a fixed answer for
+  each (language, harmful?) pair the model learnt one answer per language and refused harmful
+  test prompts only in English (75 %) and Russian (94 %), 0 % in German, French, Spanish and
+  Chinese;
 - training: full fine-tune of the decoder layers from ``train_layers_from`` up (embeddings and
   the tied LM head frozen), AdamW, ``steps`` steps of ``batch_size`` sequences, loss on the
   answer tokens only, sequences cut at ``max_length`` tokens, fixed seed, one thread-friendly CPU
-  run (a few minutes to ~15 min on 2 cores);
+  run (~9 min for the default 300 steps on 2 cores);
 - cache: ``<cache>/models/default-refusal-<recipe hash>/`` (safetensors + tokenizer +
   ``recipe.json``); the hash covers the recipe config, the base model's weights hash, the
   replies and the training prompts, so a changed recipe builds a new folder and an unchanged one loads in ~1 s.
