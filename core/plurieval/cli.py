@@ -158,7 +158,7 @@ def _type_name(annotation: Any) -> str:
 @app.command()
 def run(
     benchmark: Annotated[str, typer.Argument(help="benchmark name (see `plurieval list benchmarks`)")],
-    model: Annotated[str | None, typer.Option(help="'default' (embedded SmolLM2-135M-Instruct), a registered model, or hf:<id-or-path>")] = None,
+    model: Annotated[str | None, typer.Option(help="'default' (embedded SmolLM2-135M-Instruct), a registered model, or hf:ID-OR-PATH")] = None,
     method: Annotated[str | None, typer.Option(help="method name (see `plurieval list methods`)")] = None,
     config: Annotated[Path | None, typer.Option(help="YAML/JSON run config; flags override it")] = None,
     set_: Annotated[list[str] | None, typer.Option("--set", help="override: key=value (dotted keys; bare keys go to the benchmark), repeatable")] = None,
@@ -291,7 +291,7 @@ def cache_clear(
 @app.command()
 def rerun(
     manifest: Annotated[Path, typer.Argument(help="a run's manifest.json (or its run directory)")],
-    output: Annotated[Path | None, typer.Option(help="output directory (default: OUTPUT/reruns/<run-id>-<time>)")] = None,
+    output: Annotated[Path | None, typer.Option(help="output directory (default: OUTPUT/reruns/RUN-ID-TIME)")] = None,
     tolerance: Annotated[float, typer.Option(help="largest absolute difference still counted as equal")] = 0.0,
     track: Annotated[bool, typer.Option("--track", help="also log the repeat to MLflow")] = False,
 ) -> None:

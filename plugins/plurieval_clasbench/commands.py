@@ -81,7 +81,7 @@ def register(cli: typer.Typer) -> None:
     @cli.command("clasbench")
     def clasbench(
         methods: Annotated[str, typer.Option(help="comma-separated methods, or 'all'")] = "all",
-        model: Annotated[str, typer.Option(help="model name or hf:<id-or-path>")] = "default",
+        model: Annotated[str, typer.Option(help="model name or hf:ID-OR-PATH")] = "default",
         limit: Annotated[int | None, typer.Option(help="test questions per source language")] = None,
         output: Annotated[Path, typer.Option(help="output directory shared by the runs")] = Path("runs"),
         config: Annotated[Path | None, typer.Option(help="YAML/JSON run config (benchmark params, dataset, ...)")] = None,

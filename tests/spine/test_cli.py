@@ -80,3 +80,15 @@ def test_progress_without_a_terminal_prints_plain_lines(capsys):
     assert lines[3].startswith("scoring candidates: done, 3 in ")
     assert list(_progress_lines(range(3), None, "quiet", every=3600.0)) == [0, 1, 2]
     assert capsys.readouterr().err == ""
+
+
+def test_help_keeps_every_placeholder():
+    """The CLI renders help as Markdown, which swallows <placeholders>: help texts use NAME-style
+    placeholders, so `--help` teaches the real shape (OUTPUT/RUN-ID/manifest.json)."""
+    import re
+
+    for args in (["run", "--help"], ["rerun", "--help"], ["leaderboard", "submit", "--help"]):
+        out = _cli(*args, COLUMNS="200").stdout
+        assert not re.search(r"//|/\.json|:\s*\)|hf:\s", out), (args, out)
+    assert "OUTPUT/RUN-ID/manifest.json" in _cli("run", "--help", COLUMNS="200").stdout
+    assert "hf:ID-OR-PATH" in _cli("run", "--help", COLUMNS="200").stdout

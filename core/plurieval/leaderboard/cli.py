@@ -42,9 +42,9 @@ def _fail(message: str, code: int = 2) -> None:
 @leaderboard_app.command()
 def submit(
     run_dir: Annotated[Path, typer.Argument(help="a finished run directory (manifest.json, summary.json, results.jsonl)")],
-    output: Annotated[Path | None, typer.Option(help="entry file to write (default: BOARD/entries/<name>.json)")] = None,
+    output: Annotated[Path | None, typer.Option(help="entry file to write (default: BOARD/entries/NAME.json)")] = None,
     submitter: Annotated[str | None, typer.Option(help="your name (default: $PLURIEVAL_SUBMITTER, else the login name)")] = None,
-    board: Annotated[Path | None, typer.Option(help="board folder (default: leaderboards/<benchmark> if it exists)")] = None,
+    board: Annotated[Path | None, typer.Option(help="board folder (default: leaderboards/BENCHMARK if it exists)")] = None,
     inline: Annotated[bool, typer.Option("--inline", help="put the per-example results inside the entry")] = False,
     paper: Annotated[str | None, typer.Option(help="link to the paper")] = None,
     mlflow_run: Annotated[str | None, typer.Option(help="link to the MLflow run (default: what tracking recorded)")] = None,
