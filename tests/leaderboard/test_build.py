@@ -41,6 +41,13 @@ def test_paired_difference_of_an_entry_with_itself_is_zero(runs, host, board):
 
     assert paired_difference_ci(rows, rows, load_board(board), host) == (0.0, 0.0)
     assert paired_difference_ci(rows, rows[:-1], load_board(board), host) is None  # different examples
+    # Keys that carry the method's name (CLaS-Bench: "diffmean|de|q7") still pair by example_id.
+    renamed = [{**r, "key": f"other-method|{r['key']}", "example_id": r.get("example_id", r["key"])} for r in rows]
+    same_ids = [{**r, "example_id": r.get("example_id", r["key"])} for r in rows]
+    assert paired_difference_ci(same_ids, renamed, load_board(board), host) == (0.0, 0.0)
+    # Without unique example ids the keys decide, and differing keys mean no paired test.
+    no_ids = [{k: v for k, v in r.items() if k != "example_id"} for r in renamed]
+    assert paired_difference_ci(rows, no_ids, load_board(board), host) is None
 
 
 def test_ci_overlap_fallback_for_different_examples(host, runs, board, tmp_path):
@@ -122,3 +129,16 @@ def test_submit_refuses_summary_that_disagrees_with_the_board(host, runs, tmp_pa
     # toybench's summary is a plain aggregate over all examples; a macro-over-languages board differs.
     with pytest.raises(PluriError, match="disagrees with the board's aggregation"):
         build_entry(runs["strong"], host, submitter="Ada", board_dir=board)
+
+
+def test_mlflow_link_only_for_a_server_others_can_open(tmp_path):
+    import json as _json
+
+    from plurieval.leaderboard.submit import _mlflow_link
+
+    (tmp_path / "tracking").mkdir()
+    state = tmp_path / "tracking" / "state.json"
+    state.write_text(_json.dumps({"uri": "sqlite:////home/me/runs/mlflow.db", "mlflow_run_id": "abc"}))
+    assert _mlflow_link(tmp_path, {}) is None  # a path on the submitter's machine is no link
+    state.write_text(_json.dumps({"uri": "https://mlflow.example.org/", "mlflow_run_id": "abc", "experiment_id": "7"}))
+    assert _mlflow_link(tmp_path, {}) == "https://mlflow.example.org/#/experiments/7/runs/abc"

@@ -241,7 +241,7 @@ def board_html(board: Board, plot: Path | None = None) -> str:
 <body>
 <h1>{_e(board.title)}</h1>
 {desc}
-<p class="spec">{_e(aggregation_text(board)).replace('`', '')}</p>
+<p class="spec">{_e(aggregation_text(board)).replace('`', '').replace('**', '')}</p>
 <table id="board"><thead><tr>{head}</tr></thead>
 <tbody>
 {chr(10).join(body)}

@@ -101,14 +101,22 @@ def close(a: float | None, b: float | None, tol: float = 1e-9) -> bool:
     return abs(a - b) <= tol * max(1.0, abs(a), abs(b))
 
 
+def _by_example(rows: Sequence[dict[str, Any]]) -> dict[Any, dict[str, Any]]:
+    ids = [r.get("example_id") for r in rows]
+    if all(i is not None for i in ids) and len(set(map(str, ids))) == len(ids):
+        return {str(i): r for i, r in zip(ids, rows, strict=True)}
+    return {r["key"]: r for r in rows}
+
+
 def paired_difference_ci(
     rows_a: Sequence[dict[str, Any]], rows_b: Sequence[dict[str, Any]], board: BoardSpec, host: Any
 ) -> tuple[float, float] | None:
     """Bootstrap interval of score(A) − score(B) on the ranking metric, resampling the *same*
-    examples for both entries (a paired bootstrap). ``None`` when the two entries were not
-    scored on the same example keys, where a paired test is not defined."""
-    by_key_a = {r["key"]: r for r in rows_a}
-    by_key_b = {r["key"]: r for r in rows_b}
+    examples for both entries (a paired bootstrap). Rows are matched by ``example_id`` when it is
+    unique in both entries (results keys may carry the method's name, as CLaS-Bench's do), else
+    by ``key``. ``None`` when the two entries were not scored on the same examples, where a
+    paired test is not defined."""
+    by_key_a, by_key_b = _by_example(rows_a), _by_example(rows_b)
     if set(by_key_a) != set(by_key_b) or not by_key_a:
         return None
     name, group_by = board.ranking_metric, board.aggregation.group_by

@@ -103,8 +103,9 @@ def _mlflow_link(run_dir: Path, manifest: dict[str, Any]) -> str | None:
             return str(src["run_url"])
         run_id = src.get("mlflow_run_id") or src.get("run_id")
         uri = src.get("uri") or src.get("tracking_uri")
-        if run_id and uri:
-            return f"{uri}#/runs/{run_id}"
+        # Only a server others can open is a link; a local sqlite store is this machine's.
+        if run_id and isinstance(uri, str) and uri.startswith(("http://", "https://")):
+            return f"{uri.rstrip('/')}/#/experiments/{src.get('experiment_id', '0')}/runs/{run_id}"
     return None
 
 
