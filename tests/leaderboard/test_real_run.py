@@ -94,3 +94,18 @@ def test_default_model_litex_run_goes_on_the_board(tmp_path):
     entry_path.write_text(json.dumps(entry))
     found = validate_entry(entry_path, host).problems
     assert any("but its prediction scores" in p for p in found), found
+
+
+def test_every_committed_entry_still_validates():
+    """The public boards' entries are re-checked with the code as it is now: every number
+    recomputed and every row re-scored from its answer (a change to a metric that silently
+    changes published scores fails here)."""
+    from plurieval.leaderboard.validate import collect_entries
+
+    host = PluginHost()
+    entries = [p for board in sorted((REPO / "leaderboards").glob("*/board.yaml"))
+               for p in collect_entries(board.parent)]
+    assert entries, "the clasbench board ships entries"
+    for path in entries:
+        report = validate_entry(path, host)
+        assert report.ok, (path.name, report.problems)
