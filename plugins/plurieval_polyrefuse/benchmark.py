@@ -232,7 +232,7 @@ class PolyRefuseBenchmark(Benchmark[PolyRefuseBenchmarkConfig]):
 
         def heatmap(mat: np.ndarray, rows: list[str], cols: list[str], title: str, name: str, vmin: float, vmax: float,
                     xlabel: str, ylabel: str) -> None:
-            fig, ax = plt.subplots(figsize=(1.0 + 0.55 * len(cols), 1.0 + 0.5 * len(rows)))
+            fig, ax = plt.subplots(figsize=(max(4.8, 1.4 + 0.55 * len(cols)), max(3.6, 1.4 + 0.5 * len(rows))))
             im = ax.imshow(mat, vmin=vmin, vmax=vmax, cmap="viridis")
             ax.set_xticks(range(len(cols)), cols)
             ax.set_yticks(range(len(rows)), rows)
@@ -254,7 +254,7 @@ class PolyRefuseBenchmark(Benchmark[PolyRefuseBenchmarkConfig]):
         after = np.array([[transfer[a][b]["compliance_rate"] for b in langs] for a in dir_langs])
         base = np.array([[before[b]["compliance_rate"] for b in langs]])
         heatmap(np.vstack([base, after]), ["none"] + dir_langs, langs,
-                "compliance on harmful test prompts (row 'none' = no intervention)", "transfer_compliance",
+                "compliance on harmful test prompts\n(row 'none' = no intervention)", "transfer_compliance",
                 0.0, 1.0, "prompt language", "direction language")
         cos = np.array([[cosine[a][c] for c in dir_langs] for a in dir_langs])
         heatmap(cos, dir_langs, dir_langs, "cosine similarity of refusal directions", "cosine_similarity",
