@@ -141,7 +141,8 @@ class ClasDataset(ParallelDataset):
 
     def __init__(self, config: ClasDatasetConfig):
         super().__init__(config)
-        self.source_label = config.source or str(SAMPLE_DIR)
+        # The shipped sample is named by package, not by where this checkout happens to live.
+        self.source_label = config.source or "plurieval_clasbench:data/sample"
         self.license = "Apache-2.0 (plurieval sample)" if config.source is None else None
 
     def table(self) -> dict[str, list[str]]:

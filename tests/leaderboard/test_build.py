@@ -142,3 +142,16 @@ def test_mlflow_link_only_for_a_server_others_can_open(tmp_path):
     assert _mlflow_link(tmp_path, {}) is None  # a path on the submitter's machine is no link
     state.write_text(_json.dumps({"uri": "https://mlflow.example.org/", "mlflow_run_id": "abc", "experiment_id": "7"}))
     assert _mlflow_link(tmp_path, {}) == "https://mlflow.example.org/#/experiments/7/runs/abc"
+
+
+def test_public_manifest_drops_machine_local_paths():
+    from plurieval.leaderboard.submit import public_manifest
+
+    m = {"platform": {"executable": "/home/me/proj/.venv/bin/python3", "python": "3.11.7"},
+         "tracking": {"backend": "mlflow", "uri": "sqlite:////home/me/runs/mlflow.db"}, "seed": 0}
+    out = public_manifest(m)
+    assert out["platform"] == {"executable": "python3", "python": "3.11.7"}
+    assert out["tracking"] == {"backend": "mlflow"} and out["seed"] == 0
+    assert m["platform"]["executable"].startswith("/home/me")  # the run's own manifest is untouched
+    kept = public_manifest({"tracking": {"uri": "https://mlflow.example.org"}})
+    assert kept["tracking"]["uri"] == "https://mlflow.example.org"

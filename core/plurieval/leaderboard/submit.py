@@ -109,6 +109,20 @@ def _mlflow_link(run_dir: Path, manifest: dict[str, Any]) -> str | None:
     return None
 
 
+def public_manifest(manifest: dict[str, Any]) -> dict[str, Any]:
+    """The run manifest as it goes into a public entry: what it takes to repeat the run stays
+    (versions, hashes, configs, seeds); paths that only exist on the submitter's machine go
+    (the interpreter's path, a local tracking store)."""
+    out = json.loads(json.dumps(manifest))
+    platform = out.get("platform")
+    if isinstance(platform, dict) and isinstance(platform.get("executable"), str):
+        platform["executable"] = Path(platform["executable"]).name
+    tracking = out.get("tracking")
+    if isinstance(tracking, dict) and not str(tracking.get("uri", "")).startswith(("http://", "https://")):
+        tracking.pop("uri", None)
+    return out
+
+
 def slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-.")[:60] or "entry"
 
@@ -180,7 +194,7 @@ def build_entry(
         method=method,
         model=model,
         created_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        manifest=manifest,
+        manifest=public_manifest(manifest),
         bootstrap=board.bootstrap,
         metrics=again.metrics,
         per_language=again.per_language,
