@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from lbhelpers import make_board
@@ -153,5 +154,14 @@ def test_public_manifest_drops_machine_local_paths():
     assert out["platform"] == {"executable": "python3", "python": "3.11.7"}
     assert out["tracking"] == {"backend": "mlflow"} and out["seed"] == 0
     assert m["platform"]["executable"].startswith("/home/me")  # the run's own manifest is untouched
+    import plurieval_clasbench
+
+    sample = Path(plurieval_clasbench.__file__).parent / "data" / "sample"
+    ds = public_manifest({"datasets": [{"source": str(sample)}, {"source": "/data/elsewhere"}]})["datasets"]
+    assert [d["source"] for d in ds] == ["plurieval_clasbench:data/sample", "/data/elsewhere"]
+    from plurieval.datafiles import cache_root
+
+    converted = public_manifest({"model": {"source": str(cache_root() / "models" / "m1")}})["model"]
+    assert converted == {"source": "$PLURIEVAL_CACHE_DIR/models/m1"}
     kept = public_manifest({"tracking": {"uri": "https://mlflow.example.org"}})
     assert kept["tracking"]["uri"] == "https://mlflow.example.org"

@@ -112,15 +112,38 @@ def _mlflow_link(run_dir: Path, manifest: dict[str, Any]) -> str | None:
 def public_manifest(manifest: dict[str, Any]) -> dict[str, Any]:
     """The run manifest as it goes into a public entry: what it takes to repeat the run stays
     (versions, hashes, configs, seeds); paths that only exist on the submitter's machine go
-    (the interpreter's path, a local tracking store)."""
+    (the interpreter's path, a local tracking store) or become package-relative (a plugin's
+    shipped sample)."""
     out = json.loads(json.dumps(manifest))
     platform = out.get("platform")
     if isinstance(platform, dict) and isinstance(platform.get("executable"), str):
         platform["executable"] = Path(platform["executable"]).name
+    model = out.get("model")
+    if isinstance(model, dict) and isinstance(model.get("source"), str):
+        from plurieval.datafiles import cache_root
+
+        root = str(cache_root()).rstrip("/") + "/"
+        if model["source"].startswith(root):  # a converted model: its weights hash identifies it
+            model["source"] = "$PLURIEVAL_CACHE_DIR/" + model["source"][len(root):]
+    for ds in out.get("datasets") or []:
+        if isinstance(ds, dict) and isinstance(ds.get("source"), str):
+            ds["source"] = _package_relative(ds["source"])
     tracking = out.get("tracking")
     if isinstance(tracking, dict) and not str(tracking.get("uri", "")).startswith(("http://", "https://")):
         tracking.pop("uri", None)
     return out
+
+
+def _package_relative(source: str) -> str:
+    """A path inside an installed Python package (a plugin's shipped sample) as ``package:rel``,
+    the label runs record today; any other source is kept as given."""
+    path = Path(source)
+    if not path.is_absolute():
+        return source
+    for parent in path.parents:
+        if (parent / "__init__.py").is_file() and not (parent.parent / "__init__.py").is_file():
+            return f"{parent.name}:{path.relative_to(parent).as_posix()}"
+    return source
 
 
 def slug(text: str) -> str:
