@@ -6,9 +6,7 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
-from plurieval.components import Benchmark
-from plurieval.errors import PluriError
-from plurieval.hashing import content_hash
+from plurieval.api import Benchmark, PluriError, content_hash
 
 from .config import ClasBenchConfig
 from .data import ParallelDataset, load_questions
@@ -174,7 +172,7 @@ class ClasBench(Benchmark):
                 ctx.log_metric(name, per_language[t][name], language=t)
         ctx.write_json("sweep.json", sweep_rows, kind="table")
 
-        from plurieval.stats import with_ci
+        from plurieval.api import with_ci
 
         overall = _fjs([r["f"] for r in pooled], [r["j"] for r in pooled])
         proxy = cfg.relevance.mode == "embedding"
@@ -216,7 +214,7 @@ class ClasBench(Benchmark):
     def _save_intervention(ctx: Any, iv: Any, target: str, best: dict[str, Any], train_hash: str) -> None:
         """The setting chosen on dev, as the artifact a user can re-apply (safetensors + card
         with method, model, layer and training-data hash), recorded in the manifest."""
-        from plurieval.models.interventions import Intervention
+        from plurieval.api import Intervention
 
         if not isinstance(iv, Intervention):  # prompting: a prompt rewrite, nothing to save
             return
@@ -242,8 +240,7 @@ class ClasBench(Benchmark):
     def _activations(self, ctx: Any, train: dict[str, list[Any]], layers: list[int], cfg: ClasBenchConfig):
         from pathlib import Path
 
-        from plurieval.cache import model_identity
-        from plurieval.steering.activations import ActivationSet, collect_language_activations
+        from plurieval.api import ActivationSet, collect_language_activations, model_identity
 
         model = ctx.model
         prompts = {lang: [e.input for e in rows] for lang, rows in train.items()}

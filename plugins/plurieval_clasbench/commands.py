@@ -21,9 +21,7 @@ def run_all(methods: list[str], *, model: str = "default", limit: int | None = N
             host: Any = None, force: bool = False) -> dict[str, Any]:
     """Run ``methods`` on clasbench; returns the leaderboard dict (also written to
     ``OUTPUT/clasbench_leaderboard.json``) and draws the cross-method plots."""
-    from plurieval.config import apply_overrides, build_run_config
-    from plurieval.host import get_host
-    from plurieval.runner import execute
+    from plurieval.api import apply_overrides, build_run_config, execute, get_host
 
     from .plots import heatmap_figure, layerwise_figure
 
@@ -93,7 +91,7 @@ def register(cli: typer.Typer) -> None:
 
         Example: plurieval clasbench --limit 8 --output runs --set max_new_tokens=32
         """
-        from plurieval.config import load_config_file
+        from plurieval.api import load_config_file
 
         names = ALL_METHODS if methods == "all" else [m.strip() for m in methods.split(",") if m.strip()]
         data = load_config_file(config) if config else {}

@@ -26,8 +26,7 @@ import urllib.request
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from plurieval.components import Dataset, DatasetInfo, Example
-from plurieval.errors import DataError, PluriError
+from plurieval.api import DataError, Dataset, DatasetInfo, Example, PluriError
 
 from .config import ClasDatasetConfig, HFParallelConfig, ParallelCorpusConfig, SplitConfig
 
@@ -82,7 +81,7 @@ def read_question_file(path: Path | str, text: str | None = None) -> list[str]:
 
 def _fetch(url: str) -> str:
     """Download a file once into the plurieval cache and return its text."""
-    from plurieval.datafiles import download
+    from plurieval.api import download
 
     path = download(url, "clasbench")
     assert path is not None  # missing_ok is off: a failure raises

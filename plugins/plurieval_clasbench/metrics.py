@@ -21,8 +21,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from plurieval.components import Metric, MetricContext
-from plurieval.errors import PluriError
+from plurieval.api import Metric, MetricContext, PluriError
 
 from .config import LanguageControlConfig, RelevanceConfig, SteeringScoreConfig
 
@@ -148,8 +147,7 @@ def steering_aggregate(per_example: Sequence[dict[str, Any]]) -> float:
 
 def _resources(context: MetricContext | None) -> Any:
     if context is None or context.resources is None:
-        from plurieval.host import get_host
-        from plurieval.resources import Resources
+        from plurieval.api import Resources, get_host
 
         return Resources(get_host())
     return context.resources
@@ -159,7 +157,7 @@ class HFJudge:
     """Resource ``judge``: any HF chat model as judge (greedy, short replies)."""
 
     def __init__(self, config: Any):
-        from plurieval.models import load_hf
+        from plurieval.api import load_hf
 
         self.config = config
         self.lm = load_hf(config.model)

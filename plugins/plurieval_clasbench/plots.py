@@ -98,7 +98,7 @@ def diffmean_cosines(acts: Any, layer: int) -> tuple[Any, list[str]]:
     """Per-language DiffMean (mean(lang) − mean(all other languages)) and their cosines."""
     import torch
 
-    from plurieval.steering.directions import cosine_matrix, diff_mean
+    from plurieval.api import cosine_matrix, diff_mean
 
     langs = list(acts.languages)
     dirs = torch.stack([diff_mean(acts.group(layer, [lang]), acts.group(layer, [x for x in langs if x != lang]))

@@ -1,7 +1,6 @@
 """Hook implementations of the clasbench plugin (kept import-light: no torch at module level)."""
 
-from plurieval.hookspecs import hookimpl
-from plurieval.specs import BenchmarkSpec, DatasetSpec, MetricSpec, ResourceSpec
+from plurieval.api import BenchmarkSpec, DatasetSpec, MetricSpec, ResourceSpec, hookimpl
 
 from .config import (
     ClasBenchConfig,

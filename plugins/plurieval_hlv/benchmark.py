@@ -11,8 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from plurieval.components import Benchmark, Prediction
-from plurieval.evaluate import run_explanation_benchmark
+from plurieval.api import Benchmark, Prediction, run_explanation_benchmark
 from plurieval_hlv.config import HLVDatasetConfig
 from plurieval_hlv.data import ChaosNLIDataset
 

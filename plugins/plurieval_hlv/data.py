@@ -16,9 +16,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from plurieval.components import Dataset, DatasetInfo, Example
-from plurieval.errors import DataError
-from plurieval.evaluate import data_path
+from plurieval.api import DataError, Dataset, DatasetInfo, Example, data_path
 
 NLI_OPTIONS = ["entailment", "neutral", "contradiction"]
 _LETTER = {"e": "entailment", "n": "neutral", "c": "contradiction"}

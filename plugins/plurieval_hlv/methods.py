@@ -14,8 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from plurieval.components import Example, ExplanationMethod, Prediction
-from plurieval.evaluate import choice_logprobs, generate_texts
+from plurieval.api import Example, ExplanationMethod, Prediction, choice_logprobs, generate_texts
 from plurieval_hlv.metrics import normalize
 from plurieval_hlv.segmentation import segment
 

@@ -23,8 +23,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from plurieval.components import Metric, MetricContext
-from plurieval.errors import DataError
+from plurieval.api import DataError, Metric, MetricContext
 
 _LOG_BASES = {"e": math.e, "2": 2.0, "10": 10.0}
 

@@ -1,7 +1,6 @@
 """Hook implementations of the hlv plugin (kept import-light: no torch at module level)."""
 
-from plurieval.hookspecs import hookimpl
-from plurieval.specs import BenchmarkSpec, DatasetSpec, MethodSpec, MetricSpec
+from plurieval.api import BenchmarkSpec, DatasetSpec, MethodSpec, MetricSpec, hookimpl
 from plurieval_hlv.config import (
     AccuracyAtKConfig,
     ChaosNLIBenchmarkConfig,

@@ -13,8 +13,7 @@ from __future__ import annotations
 from itertools import zip_longest
 from typing import Any
 
-from plurieval.components import Benchmark, Example
-from plurieval.evaluate import run_explanation_benchmark
+from plurieval.api import Benchmark, Example, run_explanation_benchmark
 from plurieval_litex.config import LitexDatasetConfig
 from plurieval_litex.data import LitexDataset
 

@@ -23,9 +23,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from plurieval.components import Dataset, DatasetInfo, Example
-from plurieval.errors import DataError
-from plurieval.evaluate import data_path
+from plurieval.api import DataError, Dataset, DatasetInfo, Example, data_path
 from plurieval_litex.taxonomy import TAXONOMY
 
 FILES = {

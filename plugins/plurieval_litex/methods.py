@@ -22,8 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from plurieval.components import Example, ExplanationMethod, Prediction
-from plurieval.evaluate import choice_logprobs, generate_texts
+from plurieval.api import Example, ExplanationMethod, Prediction, choice_logprobs, generate_texts
 from plurieval_litex.taxonomy import TAXONOMY
 
 

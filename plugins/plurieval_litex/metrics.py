@@ -17,8 +17,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from plurieval.components import Metric, MetricContext
-from plurieval.errors import DataError, PluriError
+from plurieval.api import DataError, Metric, MetricContext, PluriError
 
 
 def _refs(r: Any, i: int) -> list[str]:

@@ -21,7 +21,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from plurieval.errors import DataError
+from plurieval.api import DataError
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ import re
 import sys
 from typing import Any
 
-from plurieval.hookspecs import hookimpl
+from plurieval.api import hookimpl
 
 
 def _enabled(run: Any) -> bool:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from plurieval.models import LanguageModel, load_default, load_gemma3, load_hf
+from plurieval.api import LanguageModel, load_default, load_gemma3, load_hf
 
 from .config import HFModelConfig, ModelOptions
 

@@ -1,7 +1,6 @@
 """Hook implementations of the models plugin (kept import-light: no torch at module level)."""
 
-from plurieval.hookspecs import hookimpl
-from plurieval.specs import ModelSpec
+from plurieval.api import ModelSpec, hookimpl
 
 from .config import HFModelConfig, ModelOptions
 

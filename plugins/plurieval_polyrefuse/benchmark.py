@@ -24,9 +24,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from plurieval.components import Benchmark, DatasetInfo, Example
-from plurieval.errors import PluriError
-from plurieval.hashing import content_hash
+from plurieval.api import Benchmark, DatasetInfo, Example, PluriError, content_hash
 from plurieval_polyrefuse.config import LANGUAGES, PolyRefuseBenchmarkConfig
 from plurieval_polyrefuse.data import LICENSE, REPO_URL, PolyRefuseSource
 
@@ -40,7 +38,7 @@ def _mean(xs: list[float]) -> float:
 
 class PolyRefuseBenchmark(Benchmark[PolyRefuseBenchmarkConfig]):
     def run(self, ctx: Any) -> dict[str, Any]:
-        from plurieval.models.interventions import load_intervention
+        from plurieval.api import load_intervention
         from plurieval_polyrefuse.method import RefusalDirection
         from plurieval_polyrefuse.metrics import JudgeRefusal, SubstringRefusal, refusal_scores
 
@@ -109,7 +107,7 @@ class PolyRefuseBenchmark(Benchmark[PolyRefuseBenchmarkConfig]):
                                       "selection": sel_info, "model": model.describe(),
                                       "data_hash": content_hash([[ex.id, ex.input] for ex in fit])})
             ctx.add_intervention(f"direction_{a}", folder)  # manifest hashes + tracking upload
-            from plurieval.models.interventions import AddVector
+            from plurieval.api import AddVector
 
             ablations[a] = iv
             additions[a] = AddVector(raw, layers=[int(sel_info["layer"])], point="resid_pre", positions="all")

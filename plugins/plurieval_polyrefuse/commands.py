@@ -16,7 +16,7 @@ def build_model(
     force: Annotated[bool, typer.Option("--force", help="rebuild even when a cached build exists")] = False,
 ) -> None:
     """Fine-tune the default model into `default-refusal` and cache it (one-time, CPU, minutes)."""
-    from plurieval.config import split_assignment
+    from plurieval.api import split_assignment
     from plurieval_polyrefuse.config import RefusalModelConfig
     from plurieval_polyrefuse.recipe import build, cached_folder
 

@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from plurieval.config import CommaList
+from plurieval.api import CommaList
 
 LANGUAGES: tuple[str, ...] = ("ar", "de", "en", "es", "fr", "it", "ja", "ko", "nl", "pl", "ru", "th", "yo", "zh")
 """The 14 PolyRefuse languages (ISO 639-1)."""

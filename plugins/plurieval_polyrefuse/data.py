@@ -29,9 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from plurieval.components import Dataset, DatasetInfo, Example
-from plurieval.errors import DataError
-from plurieval.hashing import content_hash, file_hash
+from plurieval.api import DataError, Dataset, DatasetInfo, Example, content_hash, file_hash
 from plurieval_polyrefuse.config import LANGUAGES, REPO_URL, PolyRefuseDataConfig
 
 SPLITS = ("train", "val", "test")
@@ -128,7 +126,7 @@ class PolyRefuseSource:
 
     def _fetch(self, url: str) -> Path | None:
         """Download ``url`` into the cache once; ``None`` when the server says it is not there."""
-        from plurieval.datafiles import download
+        from plurieval.api import download
 
         if url in self._missing:
             return None

@@ -24,8 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from plurieval.components import Example, SteeringMethod
-from plurieval.errors import PluriError
+from plurieval.api import Example, PluriError, SteeringMethod
 from plurieval_polyrefuse.config import RefusalDirectionConfig
 
 _SENTINEL = "\u2063PLURIEVAL\u2063"
@@ -55,12 +54,12 @@ class Selection:
     filters_passed: bool = True
 
     def ablation(self, card: dict[str, Any] | None = None) -> Any:
-        from plurieval.models.interventions import DirectionalAblation
+        from plurieval.api import DirectionalAblation
 
         return DirectionalAblation(self.direction, points="all", card=card)
 
     def addition(self, alpha: float = 1.0, card: dict[str, Any] | None = None) -> Any:
-        from plurieval.models.interventions import AddVector
+        from plurieval.api import AddVector
 
         return AddVector(self.direction, layers=[self.layer], alpha=alpha, point="resid_pre", positions="all", card=card)
 
@@ -112,7 +111,7 @@ class RefusalDirection(SteeringMethod[RefusalDirectionConfig]):
         post-instruction position (``positions`` counted from the end, e.g. [-5, …, -1])."""
         import torch
 
-        from plurieval.steering.directions import diff_mean
+        from plurieval.api import diff_mean
 
         n_pos = post_instruction_positions(model)
         if self.config.positions:
@@ -129,7 +128,7 @@ class RefusalDirection(SteeringMethod[RefusalDirectionConfig]):
 
     def select(self, model: Any, harmful: list[str], harmless: list[str], val_harmful: Sequence[Example],
                val_harmless: Sequence[Example], run: Any = None) -> Selection:
-        from plurieval.models.interventions import AddVector, DirectionalAblation
+        from plurieval.api import AddVector, DirectionalAblation
         from plurieval_polyrefuse.metrics import refusal_scores
 
         cfg = self.config

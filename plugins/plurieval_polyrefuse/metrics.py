@@ -20,8 +20,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from plurieval.components import Metric, MetricContext
-from plurieval.errors import PluriError
+from plurieval.api import Metric, MetricContext, PluriError
 from plurieval_polyrefuse.config import JudgeRefusalConfig, RefusalScoreConfig, SubstringRefusalConfig
 from plurieval_polyrefuse.phrases import REFUSAL_TOKENS, is_refusal, phrases_for
 

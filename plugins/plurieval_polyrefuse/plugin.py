@@ -10,8 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from plurieval.hookspecs import hookimpl
-from plurieval.specs import BenchmarkSpec, DatasetSpec, MethodSpec, MetricSpec, ModelSpec
+from plurieval.api import BenchmarkSpec, DatasetSpec, MethodSpec, MetricSpec, ModelSpec, hookimpl
 from plurieval_polyrefuse.config import (
     LANGUAGES,
     JudgeRefusalConfig,

@@ -36,8 +36,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from plurieval.errors import PluriError
-from plurieval.hashing import content_hash, short
+from plurieval.api import PluriError, content_hash
+from plurieval.api import short_hash as short
 from plurieval_polyrefuse.config import RefusalModelConfig
 from plurieval_polyrefuse.data import PolyRefuseSource
 from plurieval_polyrefuse.phrases import REFUSAL_REPLIES
@@ -174,7 +174,7 @@ def recipe_key(config: RefusalModelConfig, base: Any) -> str:
 
 def build(config: RefusalModelConfig, base: Any, target: Path | None = None) -> Path:
     """Fine-tune ``base`` (a LanguageModel, modified in place) and save it as a folder."""
-    from plurieval.models import cache_dir
+    from plurieval.api import model_cache_dir as cache_dir
 
     key = recipe_key(config, base)
     target = target or cache_dir() / "models" / f"default-refusal-{key}"
@@ -202,16 +202,16 @@ def build(config: RefusalModelConfig, base: Any, target: Path | None = None) -> 
 
 def load_base(config: RefusalModelConfig) -> Any:
     if config.base != "default":
-        from plurieval.models import load_hf
+        from plurieval.api import load_hf
 
         return load_hf(config.base)
-    from plurieval.models import load_default
+    from plurieval.api import load_default
 
     return load_default()
 
 
 def cached_folder(config: RefusalModelConfig) -> tuple[Path, Any]:
-    from plurieval.models import cache_dir
+    from plurieval.api import model_cache_dir as cache_dir
 
     base = load_base(config)
     return cache_dir() / "models" / f"default-refusal-{recipe_key(config, base)}", base
@@ -230,7 +230,7 @@ def load_refusal_model(config: RefusalModelConfig) -> Any:
 
 def load_build(folder: str | Path) -> Any:
     """Load a folder written by :func:`build` (with the tokenizer class it was saved with)."""
-    from plurieval.models import load_hf
+    from plurieval.api import load_hf
 
     meta = json.loads((Path(folder) / "recipe.json").read_text(encoding="utf-8"))
     return load_hf(str(folder), dtype="float32", name="default-refusal", tokenizer_class=meta.get("tokenizer_class"))

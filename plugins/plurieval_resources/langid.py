@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from plurieval.errors import PluriError
+from plurieval.api import PluriError
 
 from .config import FastTextLIDConfig, LinguaLIDConfig, Py3LangidConfig
 

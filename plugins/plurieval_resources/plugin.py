@@ -1,10 +1,8 @@
 """Hook implementations of the resources plugin (kept import-light: no torch at module level)."""
 
-from plurieval.hookspecs import hookimpl
+from plurieval.api import ResourceSpec, hookimpl
 
 # --- language identifiers (issue 5) -----------------------------------------------------------
-from plurieval.specs import ResourceSpec  # noqa: E402
-
 from .config import FastTextLIDConfig, LinguaLIDConfig, Py3LangidConfig  # noqa: E402
 
 

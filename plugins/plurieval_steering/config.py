@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from plurieval.config import CommaList
+from plurieval.api import CommaList
 
 
 class SteeringBaseConfig(BaseModel):

@@ -18,8 +18,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
-from plurieval.components import Example, SteeringMethod
-from plurieval.errors import PluriError
+from plurieval.api import Example, PluriError, SteeringMethod
 
 from .config import (
     DiffMeanConfig,
@@ -64,7 +63,7 @@ class LanguageSteering(SteeringMethod):
         raise NotImplementedError
 
     def fit(self, model: Any, examples: Sequence[Example], run: Any = None) -> Any:
-        from plurieval.steering.activations import collect_language_activations
+        from plurieval.api import collect_language_activations
 
         cfg: SteeringBaseConfig = self.config
         if not cfg.target_language:
@@ -95,7 +94,7 @@ class DirectionSteering(LanguageSteering):
     estimator: ClassVar[str] = "diffmean"
 
     def direction(self, pos: Any, neg: Any) -> Any:
-        from plurieval.steering.directions import direction_for
+        from plurieval.api import direction_for
 
         return direction_for(self.estimator, pos, neg, **self._estimator_kw())
 
@@ -106,7 +105,7 @@ class DirectionSteering(LanguageSteering):
         return self.direction(acts.group(layer, [target]), acts.group(layer, sources))
 
     def intervention(self, state: Any, acts: Any, layer: int | None, alpha: float | None, target: str) -> Any:
-        from plurieval.models.interventions import AddVector
+        from plurieval.api import AddVector
 
         scale = acts.norms[layer] / 10 if self.config.alpha_unit == "norm" else 1.0
         return AddVector(state.float(), layers=[layer], alpha=float(alpha) * scale, point="resid_pre",
@@ -148,7 +147,7 @@ class SAESteering(DirectionSteering):
     def prepare(self, acts: Any, target: str, sources: Sequence[str], layer: int | None) -> Any:
         import torch
 
-        from plurieval.steering.sae import feature_direction, select_features, train_sae
+        from plurieval.api import feature_direction, select_features, train_sae
 
         cfg: SAEConfig = self.config
         key = (layer, tuple(acts.languages))
@@ -171,7 +170,7 @@ class LAPESteering(LanguageSteering):
     sweeps_layers = False
 
     def prepare(self, acts: Any, target: str, sources: Sequence[str], layer: int | None) -> Any:
-        from plurieval.steering.lape import select_language_neurons
+        from plurieval.api import select_language_neurons
 
         cfg: LAPEConfig = self.config
         stats = acts.lape
@@ -189,7 +188,7 @@ class LAPESteering(LanguageSteering):
     def intervention(self, state: Any, acts: Any, layer: int | None, alpha: float | None, target: str) -> Any:
         import torch
 
-        from plurieval.models.interventions import NeuronIntervention
+        from plurieval.api import NeuronIntervention
 
         per_layer: dict[int, dict[int, float]] = {}
         if self.config.deactivate_source:
@@ -223,7 +222,7 @@ class Prompting(LanguageSteering):
         return None
 
     def intervention(self, state: Any, acts: Any, layer: int | None, alpha: float | None, target: str) -> Any:
-        from plurieval.steering.prompting import PromptRewrite
+        from plurieval.api import PromptRewrite
 
         return PromptRewrite(self.config.template, target)
 

@@ -1,7 +1,6 @@
 """Hook implementations of the steering plugin (kept import-light: no torch at module level)."""
 
-from plurieval.hookspecs import hookimpl
-from plurieval.specs import MethodSpec
+from plurieval.api import MethodSpec, hookimpl
 
 from .config import DiffMeanConfig, LAPEConfig, LDAConfig, PCAConfig, ProbeConfig, PromptingConfig, SAEConfig
 

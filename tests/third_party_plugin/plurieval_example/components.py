@@ -1,6 +1,6 @@
 """The components themselves, imported only when a run or a score needs them."""
 
-from plurieval.components import Benchmark, Dataset, Example, ExplanationMethod, Metric, Prediction
+from plurieval.api import Benchmark, Dataset, Example, ExplanationMethod, Metric, Prediction
 
 WORDS = [("dog", "noun"), ("run", "verb"), ("blue", "adjective"), ("tree", "noun"),
          ("eat", "verb"), ("cat", "noun"), ("quick", "adjective"), ("house", "noun")]

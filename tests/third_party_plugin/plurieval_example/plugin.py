@@ -2,8 +2,7 @@
 
 from pydantic import BaseModel, ConfigDict
 
-from plurieval.hookspecs import hookimpl
-from plurieval.specs import BenchmarkSpec, DatasetSpec, MethodSpec, MetricSpec
+from plurieval.api import BenchmarkSpec, DatasetSpec, MethodSpec, MetricSpec, hookimpl
 
 
 class WordsConfig(BaseModel):

@@ -1,0 +1,176 @@
+"""Everything a plugin may import from plurieval, in one place.
+
+First-party plugins import only this module (and their own package); a test checks it. Names
+are resolved lazily (PEP 562), so ``from plurieval.api import hookimpl`` in a plugin's
+``plugin.py`` stays as cheap as before: torch, transformers and the model layer are imported
+only when a plugin touches one of their names (``LanguageModel``, ``AddVector``, ...).
+
+Grouped by what a plugin author does with them:
+
+- the contract: ``hookimpl``, the spec records, ``NoConfig``;
+- the domain model: ``Dataset``, ``Example``, ``SteeringMethod``, ``ExplanationMethod``,
+  ``Metric``, ``Benchmark``, ...;
+- errors to raise: ``PluriError``, ``DataError``, ``ConfigError``;
+- config helpers: ``CommaList``;
+- data helpers: ``data_path``, ``download``, ``read_jsonl``, ``content_hash``, ``file_hash``;
+- statistics: ``with_ci``;
+- explanation-loop helpers: ``run_explanation_benchmark``, ``choice_logprobs``, ``generate_texts``;
+- the model layer: ``LanguageModel``, ``Generation``, loaders, interventions;
+- steering math: ``direction_for``, ``diff_mean``, activations, LAPE, SAE, prompt rewrites;
+- driving runs from a plugin command: ``build_run_config``, ``apply_overrides``, ``execute``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+# name -> "module:attribute" (attribute defaults to the name itself)
+_EXPORTS: dict[str, str] = {
+    # the contract
+    "hookimpl": "plurieval.hookspecs",
+    "BenchmarkSpec": "plurieval.specs",
+    "DatasetSpec": "plurieval.specs",
+    "MethodSpec": "plurieval.specs",
+    "MetricSpec": "plurieval.specs",
+    "ModelSpec": "plurieval.specs",
+    "ResourceSpec": "plurieval.specs",
+    "NoConfig": "plurieval.specs",
+    # domain model
+    "Benchmark": "plurieval.components",
+    "Component": "plurieval.components",
+    "Dataset": "plurieval.components",
+    "DatasetInfo": "plurieval.components",
+    "Example": "plurieval.components",
+    "ExplanationMethod": "plurieval.components",
+    "Method": "plurieval.components",
+    "Metric": "plurieval.components",
+    "MetricContext": "plurieval.components",
+    "MetricResult": "plurieval.components",
+    "Prediction": "plurieval.components",
+    "SteeringMethod": "plurieval.components",
+    # errors
+    "PluriError": "plurieval.errors",
+    "DataError": "plurieval.errors",
+    "ConfigError": "plurieval.errors",
+    # config helpers
+    "CommaList": "plurieval.config",
+    # data helpers
+    "data_path": "plurieval.evaluate",
+    "DATA_ENV": "plurieval.evaluate",
+    "download": "plurieval.datafiles",
+    "read_jsonl": "plurieval.results",
+    "content_hash": "plurieval.hashing",
+    "file_hash": "plurieval.hashing",
+    "short_hash": "plurieval.hashing:short",
+    # statistics
+    "with_ci": "plurieval.stats",
+    # explanation loop and its model helpers
+    "run_explanation_benchmark": "plurieval.evaluate",
+    "choice_logprobs": "plurieval.evaluate",
+    "generate_texts": "plurieval.evaluate",
+    # resources
+    "Resources": "plurieval.resources",
+    # the model layer (imports torch)
+    "LanguageModel": "plurieval.models",
+    "Generation": "plurieval.models",
+    "load_hf": "plurieval.models",
+    "load_default": "plurieval.models",
+    "load_gemma3": "plurieval.models",
+    "model_cache_dir": "plurieval.models:cache_dir",
+    "Intervention": "plurieval.models.interventions",
+    "AddVector": "plurieval.models.interventions",
+    "DirectionalAblation": "plurieval.models.interventions",
+    "NeuronIntervention": "plurieval.models.interventions",
+    "Compose": "plurieval.models.interventions",
+    "load_intervention": "plurieval.models.interventions",
+    # steering math (imports torch)
+    "direction_for": "plurieval.steering.directions",
+    "diff_mean": "plurieval.steering.directions",
+    "cosine_matrix": "plurieval.steering.directions",
+    "ActivationSet": "plurieval.steering.activations",
+    "collect_language_activations": "plurieval.steering.activations",
+    "select_language_neurons": "plurieval.steering.lape",
+    "train_sae": "plurieval.steering.sae",
+    "select_features": "plurieval.steering.sae",
+    "feature_direction": "plurieval.steering.sae",
+    "PromptRewrite": "plurieval.steering.prompting",
+    # driving runs from a plugin's own command
+    "build_run_config": "plurieval.config",
+    "apply_overrides": "plurieval.config",
+    "load_config_file": "plurieval.config",
+    "split_assignment": "plurieval.config",
+    "execute": "plurieval.runner",
+    "get_host": "plurieval.host",
+    "model_identity": "plurieval.cache",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    target = _EXPORTS.get(name)
+    if target is None:
+        raise AttributeError(f"plurieval.api has no {name!r}; a plugin may use: {', '.join(__all__)}")
+    module, _, attr = target.partition(":")
+    value = getattr(importlib.import_module(module), attr or name)
+    globals()[name] = value  # resolved once
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__
+
+
+if TYPE_CHECKING:  # for type checkers and IDEs; at run time names resolve lazily above
+    from plurieval.cache import model_identity
+    from plurieval.components import (
+        Benchmark,
+        Component,
+        Dataset,
+        DatasetInfo,
+        Example,
+        ExplanationMethod,
+        Method,
+        Metric,
+        MetricContext,
+        MetricResult,
+        Prediction,
+        SteeringMethod,
+    )
+    from plurieval.config import CommaList, apply_overrides, build_run_config, load_config_file, split_assignment
+    from plurieval.datafiles import download
+    from plurieval.errors import ConfigError, DataError, PluriError
+    from plurieval.evaluate import DATA_ENV, choice_logprobs, data_path, generate_texts, run_explanation_benchmark
+    from plurieval.hashing import content_hash, file_hash
+    from plurieval.hashing import short as short_hash
+    from plurieval.hookspecs import hookimpl
+    from plurieval.host import get_host
+    from plurieval.models import Generation, LanguageModel, load_default, load_gemma3, load_hf
+    from plurieval.models import cache_dir as model_cache_dir
+    from plurieval.models.interventions import (
+        AddVector,
+        Compose,
+        DirectionalAblation,
+        Intervention,
+        NeuronIntervention,
+        load_intervention,
+    )
+    from plurieval.resources import Resources
+    from plurieval.results import read_jsonl
+    from plurieval.runner import execute
+    from plurieval.specs import (
+        BenchmarkSpec,
+        DatasetSpec,
+        MethodSpec,
+        MetricSpec,
+        ModelSpec,
+        NoConfig,
+        ResourceSpec,
+    )
+    from plurieval.stats import with_ci
+    from plurieval.steering.activations import ActivationSet, collect_language_activations
+    from plurieval.steering.directions import cosine_matrix, diff_mean, direction_for
+    from plurieval.steering.lape import select_language_neurons
+    from plurieval.steering.prompting import PromptRewrite
+    from plurieval.steering.sae import feature_direction, select_features, train_sae
