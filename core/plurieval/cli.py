@@ -200,6 +200,10 @@ def run(
     outcome = execute(run_config, host, force=force)
     _print_summary(outcome.summary)
     err_console.print(f"run directory: {outcome.run_dir}" + (" (resumed)" if outcome.resumed else ""))
+    from plurieval.progress import run_end_lines
+
+    for line in run_end_lines(outcome.run_dir):
+        err_console.print(line, highlight=False, soft_wrap=True)
 
 
 def _print_summary(summary: dict[str, Any]) -> None:

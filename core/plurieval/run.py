@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import sys
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +17,7 @@ from typing import Any, TypeVar
 
 from plurieval.components import Metric, MetricContext
 from plurieval.config import RunConfig
+from plurieval.progress import RunProgress
 from plurieval.resources import Resources
 from plurieval.results import ResultsFile
 from plurieval.specs import ComponentSpec
@@ -49,6 +49,9 @@ class RunContext:
         self._model_listeners: list[Callable[[Any], None]] = []
         self._model_description: dict[str, Any] | None = None
         self.scope: list[str] = []
+        # One progress display for the whole run: ``progress.stage(name, total_rows)``,
+        # ``progress.advance(n)``; calling it on an iterable tracks a loop (see plurieval.progress).
+        self.progress = RunProgress()
 
     # --- components -----------------------------------------------------------------------------
 
@@ -65,7 +68,8 @@ class RunContext:
         """The language model, loaded the first time a benchmark asks for it."""
         if self._model is None:
             spec, cfg = self.components["model"]
-            self._model = spec.create(cfg)
+            with self.progress.stage("load"):
+                self._model = spec.create(cfg)
             for listener in list(self._model_listeners):
                 listener(self._model)
         return self._model
@@ -225,39 +229,8 @@ class RunContext:
         self.artifact_written(path, kind)
         return path
 
-    def progress(self, items: Iterable[T], total: int | None = None, desc: str = "") -> Iterator[T]:
-        """A progress bar on stderr; when stderr is not a terminal (a log file, CI), a plain line
-        at most every ``PLURIEVAL_PROGRESS_EVERY`` seconds (default 30) instead, so long runs
-        still show they are alive. Off with PLURIEVAL_NO_PROGRESS=1."""
-        if os.environ.get("PLURIEVAL_NO_PROGRESS"):
-            yield from items
-            return
-        if not sys.stderr.isatty():
-            yield from _progress_lines(items, total, desc, float(os.environ.get("PLURIEVAL_PROGRESS_EVERY", "30")))
-            return
-        from rich.progress import track
-
-        yield from track(items, total=total, description=desc, transient=True)
-
     def close(self) -> None:
+        self.progress.close()
         self.results.close()
         if self.cache is not None:
             self.cache.close()
-
-
-def _progress_lines(items: Iterable[T], total: int | None, desc: str, every: float) -> Iterator[T]:
-    import time
-
-    started = last = time.monotonic()
-    done = 0
-    for item in items:
-        yield item
-        done += 1
-        now = time.monotonic()
-        if now - last >= every:
-            last = now
-            of = f"/{total}" if total else ""
-            print(f"{desc or 'progress'}: {done}{of} ({now - started:.0f} s)", file=sys.stderr, flush=True)
-    if done and time.monotonic() - started >= every:
-        print(f"{desc or 'progress'}: done, {done} in {time.monotonic() - started:.0f} s", file=sys.stderr, flush=True)
-
