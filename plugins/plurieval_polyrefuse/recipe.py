@@ -28,6 +28,7 @@ handful of steps; CI never runs the full fine-tune.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
@@ -73,7 +74,9 @@ def training_pairs(config: RefusalModelConfig, base: Any) -> list[dict[str, str]
     else:
         _say(f"answering {len(harmless)} harmless train prompts with the base model ({config.harmless_answer_tokens} tokens each)")
         answers = []
-        step = 16
+        # Large batches (the model layer's default rows per batch; finished replies leave the
+        # batch): one call per chunk only so that the log shows progress.
+        step = 64
         started = time.time()
         for i in range(0, len(harmless), step):
             gens = base.generate([p for _, p in harmless[i:i + step]], max_new_tokens=config.harmless_answer_tokens,
@@ -94,6 +97,19 @@ def _encode(base: Any, row: dict[str, str], max_length: int) -> tuple[list[int],
     ids = (prompt_ids + answer_ids)[:max_length]
     labels = ([-100] * len(prompt_ids) + answer_ids)[:max_length]
     return ids, labels
+
+
+def answer_loss(hf: Any, ids: Any, mask: Any, labels: Any, precision: Any = None) -> Any:
+    """transformers' causal-LM loss (mean cross-entropy over the tokens with a label, here the
+    answer), in float32, with logits computed only where a label follows: the LM head over the
+    prompt positions was a large share of each step's work and never entered the loss."""
+    import torch
+
+    keep = torch.zeros_like(labels, dtype=torch.bool)
+    keep[:, :-1] = labels[:, 1:] != -100
+    with precision or contextlib.nullcontext():
+        logits = hf(input_ids=ids, attention_mask=mask, use_cache=False, logits_to_keep=keep).logits
+    return torch.nn.functional.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), labels[:, 1:][keep[:, :-1]])
 
 
 def train(base: Any, rows: list[dict[str, str]], config: RefusalModelConfig) -> dict[str, Any]:
@@ -117,6 +133,9 @@ def train(base: Any, rows: list[dict[str, str]], config: RefusalModelConfig) -> 
         raise PluriError(f"train_layers_from={config.train_layers_from} leaves nothing to train "
                          f"(the model has {len(layers)} layers)")
     opt = torch.optim.AdamW(trainable, lr=config.learning_rate, weight_decay=0.0)
+    # bfloat16 autocast: matmuls in bfloat16, weights and optimizer state float32
+    precision = (torch.autocast("cpu", dtype=torch.bfloat16) if config.train_dtype == "bfloat16"
+                 and next(hf.parameters()).device.type == "cpu" else contextlib.nullcontext())
     order: list[int] = []
     losses: list[float] = []
     hf.train()
@@ -136,12 +155,12 @@ def train(base: Any, rows: list[dict[str, str]], config: RefusalModelConfig) -> 
                 ids[j, : len(x)] = torch.tensor(x)
                 labels[j, : len(y)] = torch.tensor(y)
                 mask[j, : len(x)] = 1
-            out = hf(input_ids=ids, attention_mask=mask, labels=labels, use_cache=False)
-            out.loss.backward()
+            loss = answer_loss(hf, ids, mask, labels, precision)
+            loss.backward()
             torch.nn.utils.clip_grad_norm_(trainable, 1.0)
             opt.step()
             opt.zero_grad(set_to_none=True)
-            losses.append(float(out.loss.detach()))
+            losses.append(float(loss.detach()))
             if step % 5 == 0 or step == config.steps - 1:
                 recent = losses[-10:]
                 _say(f"step {step + 1}/{config.steps} loss {sum(recent) / len(recent):.3f} ({time.time() - started:.0f} s)")
