@@ -83,6 +83,7 @@ _EXPORTS: dict[str, str] = {
     "DirectionalAblation": "plurieval.models.interventions",
     "NeuronIntervention": "plurieval.models.interventions",
     "Compose": "plurieval.models.interventions",
+    "RowEdit": "plurieval.models.interventions",
     "load_intervention": "plurieval.models.interventions",
     # steering math (imports torch)
     "direction_for": "plurieval.steering.directions",
@@ -154,6 +155,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time names resolve lazil
         DirectionalAblation,
         Intervention,
         NeuronIntervention,
+        RowEdit,
         load_intervention,
     )
     from plurieval.resources import Resources
