@@ -12,6 +12,12 @@ Two parts of the build, each measured as a ratio in one run (medians of interlea
             (new), each arm on its own copy of the model and optimizer.
 Multiply the build's measured old times by these ratios for an estimate; the full new build is
 timed by ``plurieval polyrefuse build-model --force`` itself (docs/speed.md has both).
+
+    python bench/bench_recipe.py --refusal BUILD_FOLDER [BUILD_FOLDER ...]
+
+compares builds' refusal behaviour instead: greedy replies (24 tokens) to 16 harmful and 16
+harmless PolyRefuse **test** prompts per language, substring judge (the benchmark's phrases),
+as in docs/polyrefuse.md.
 """
 
 from __future__ import annotations
@@ -37,13 +43,49 @@ from plurieval_polyrefuse.data import PolyRefuseSource  # noqa: E402
 from plurieval_polyrefuse.recipe import _encode, answer_loss  # noqa: E402
 
 
+def refusal(folders: list[str], langs: list[str], n: int) -> None:
+    from plurieval_polyrefuse.phrases import is_refusal, phrases_for
+    from plurieval_polyrefuse.recipe import load_build
+
+    src = PolyRefuseSource(None)
+    sets = {}
+    for lang in langs:
+        for kind in ("harmful", "harmless"):
+            prompts = src.prompts(lang, "test", kind, required=False)
+            if prompts is not None:
+                sets[(lang, kind)] = prompts.texts[:n]
+    print(f"refusal rate (substring judge), {n} test prompts per (language, kind), 24 greedy tokens")
+    print(f"  {'build':<40} " + " ".join(f"{lang}/{kind[:5]:>5}" for lang, kind in sets))
+    replies = {}
+    for folder in folders:
+        lm = load_build(folder)
+        keys = list(sets)
+        prompts = [p for k in keys for p in sets[k]]
+        gens = lm.generate(prompts, max_new_tokens=24)
+        rates, i = [], 0
+        for lang, kind in keys:
+            texts = [g.text for g in gens[i:i + len(sets[(lang, kind)])]]
+            i += len(texts)
+            rates.append(sum(is_refusal(t, phrases_for(lang)) for t in texts) / len(texts))
+        replies[folder] = [g.text for g in gens]
+        print(f"  {Path(folder).name:<40} " + " ".join(f"{r:>10.0%}" for r in rates))
+    if len(folders) == 2:
+        a, b = replies.values()
+        print(f"  identical replies between the two builds: {sum(x == y for x, y in zip(a, b, strict=True))}/{len(a)}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--tiny", action="store_true")
     ap.add_argument("--prompts", type=int, default=64, help="harmless prompts to answer per arm")
     ap.add_argument("--steps", type=int, default=8, help="optimizer steps per training arm")
     ap.add_argument("--repeats", type=int, default=2)
+    ap.add_argument("--refusal", nargs="+", default=None, metavar="BUILD_FOLDER")
+    ap.add_argument("--langs", default="en,de,zh,it,fr,ja")
     args = ap.parse_args()
+    if args.refusal:
+        refusal(args.refusal, args.langs.split(","), 16)
+        return
     cfg = RefusalModelConfig(source="sample" if args.tiny else None)
     if args.tiny:
         from plurieval.models.testing import tiny_model
