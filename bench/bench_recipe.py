@@ -56,7 +56,7 @@ def refusal(folders: list[str], langs: list[str], n: int) -> None:
                 sets[(lang, kind)] = prompts.texts[:n]
     print(f"refusal rate (substring judge), {n} test prompts per (language, kind), 24 greedy tokens")
     print(f"  {'build':<40} " + " ".join(f"{lang}/{kind[:5]:>5}" for lang, kind in sets))
-    replies = {}
+    replies = []
     for folder in folders:
         lm = load_build(folder)
         keys = list(sets)
@@ -67,10 +67,10 @@ def refusal(folders: list[str], langs: list[str], n: int) -> None:
             texts = [g.text for g in gens[i:i + len(sets[(lang, kind)])]]
             i += len(texts)
             rates.append(sum(is_refusal(t, phrases_for(lang)) for t in texts) / len(texts))
-        replies[folder] = [g.text for g in gens]
+        replies.append([g.text for g in gens])
         print(f"  {Path(folder).name:<40} " + " ".join(f"{r:>10.0%}" for r in rates))
     if len(folders) == 2:
-        a, b = replies.values()
+        a, b = replies
         print(f"  identical replies between the two builds: {sum(x == y for x, y in zip(a, b, strict=True))}/{len(a)}")
 
 
