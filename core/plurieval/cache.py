@@ -370,7 +370,7 @@ def cached_generate(ctx: RunContext, prompts: list[str], intervention: Any, sett
     model = ctx.model
     settings = dict(settings)
     ivs, per_row = _row_interventions(len(prompts), intervention, settings)
-    full = full_settings(model.generate, settings, skip=("prompts", "intervention", "interventions", "self"))
+    full = full_settings(model.generate, settings, skip=("prompts", "intervention", "interventions", "progress", "self"))
     if full.get("do_sample"):
         full["sampler"] = "per-row-generators"  # samples drawn before this sampler are not reused
 
@@ -412,7 +412,7 @@ def cached_extract(ctx: RunContext, prompts: list[str], points: list[str], kw: d
     model = ctx.model
     kw = dict(kw)
     ivs, per_row = _row_interventions(len(prompts), kw.get("intervention"), kw)
-    full = full_settings(model.extract, kw, skip=("prompts", "points", "intervention", "interventions", "self"))
+    full = full_settings(model.extract, kw, skip=("prompts", "points", "intervention", "interventions", "progress", "self"))
 
     def compute(idx: list[int]) -> dict[str, Any]:
         extra = {"interventions": [ivs[i] for i in idx]} if per_row else {}

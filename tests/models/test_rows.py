@@ -101,10 +101,12 @@ def test_finished_rows_leave_the_batch(llama):
     widths = []
     handle = lm.hf.model.register_forward_pre_hook(
         lambda _m, _a, kw: widths.append(kw["input_ids"].shape[0]), with_kwargs=True)
+    done = []
     try:
-        gens = lm.generate(PROMPTS * 4, max_new_tokens=12, batch_size=16)
+        gens = lm.generate(PROMPTS * 4, max_new_tokens=12, batch_size=16, progress=done.append)
     finally:
         handle.remove()
+    assert done == [16]  # one batch: the progress callback hears about its 16 rows once
     ended = sum(g.finish_reason == "eos" for g in gens)
     assert ended >= 4 and widths[0] == 16
     assert widths[-1] <= 16 - ended, f"batch stayed {widths[-1]} rows wide with {ended} rows finished"

@@ -21,7 +21,7 @@ Design choices (each one fixes a trap seen in peer libraries):
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -90,12 +90,23 @@ def _chunk_offset(args: tuple, kwargs: dict) -> int:
     return 0
 
 Interventions = Sequence["Intervention | None"]
+Progress = Callable[[int], Any]
 
 
-def _batches(n: int, size: int) -> Iterator[slice]:
+def _batches(seqs: Sequence[Sequence[int]], size: int) -> Iterator[list[int]]:
+    """Row indices per batch. When the rows need several batches, longest first: rows of
+    similar length share a batch, so little is spent on padding (a row's result does not
+    depend on its batch); one batch keeps the given order."""
     size = max(1, int(size))
-    for start in range(0, n, size):
-        yield slice(start, min(n, start + size))
+    order = list(range(len(seqs)))
+    if len(order) > size:
+        order.sort(key=lambda i: -len(seqs[i]))
+    for start in range(0, len(order), size):
+        yield order[start:start + size]
+
+
+def _pick(items: Sequence[Any], idx: list[int]) -> list[Any]:
+    return [items[i] for i in idx]
 
 
 class LanguageModel:
@@ -358,7 +369,7 @@ class LanguageModel:
                  temperature: float = 1.0, top_p: float = 1.0, seed: int | None = None,
                  batch_size: int | None = None, chat: bool = True, system: str | None = None,
                  intervention: Intervention | None = None, use_cache: bool = True,
-                 interventions: Interventions | None = None) -> list[Generation]:
+                 interventions: Interventions | None = None, progress: Progress | None = None) -> list[Generation]:
         """Batched, left-padded generation; greedy unless ``do_sample``.
 
         ``intervention`` is applied to every row; ``interventions`` gives one per prompt
@@ -367,7 +378,8 @@ class LanguageModel:
         ``batch_size=None`` chooses it (:meth:`batch_rows`). Sampling: each row draws from its
         own generator seeded by ``(seed, k)`` for the k-th row of its setting, so samples do
         not depend on batch size or neighbours; without ``seed`` the global RNG picks the seeds.
-        The global RNG is left untouched when ``seed`` is given.
+        The global RNG is left untouched when ``seed`` is given. ``progress(n)`` is called after
+        each batch with the number of rows it finished (e.g. ``RunProgress.advance``).
         """
         from plurieval.models.decoding import Sampling, decode, row_generators
 
@@ -391,43 +403,50 @@ class LanguageModel:
                 counts[id(iv)] = ranks[-1] + 1
             generators = row_generators(ranks, seed, self.device)
         size = self._batch_size(batch_size, encoded, max_new_tokens)
-        out: list[Generation] = []
-        for sl in _batches(len(prompts), size):
-            ids, mask = self._pad(encoded[sl])
-            with self._prompt_len(ids.shape[1]), self._steer_rows(per_row[sl]) as rows:
+        out: list[Generation | None] = [None] * len(prompts)
+        for idx in _batches(encoded, size):
+            ids, mask = self._pad(_pick(encoded, idx))
+            with self._prompt_len(ids.shape[1]), self._steer_rows(_pick(per_row, idx)) as rows:
                 results = decode(self.hf, ids, mask, max_new_tokens=int(max_new_tokens),
                                  eos_token_ids=self.eos_token_ids, sampling=sampling,
-                                 generators=generators[sl] if generators is not None else None,
+                                 generators=_pick(generators, idx) if generators is not None else None,
                                  use_cache=use_cache, rows=rows)
-            for j, (new, reason) in enumerate(results):
-                i = sl.start + j
+            for i, (new, reason) in zip(idx, results, strict=True):
                 text = self.tokenizer.decode(new, skip_special_tokens=True)
-                out.append(Generation(prompt=prompts[i], text=text, token_ids=new,
-                                      formatted_prompt=formatted[i], finish_reason=reason))
-        return out
+                out[i] = Generation(prompt=prompts[i], text=text, token_ids=new,
+                                    formatted_prompt=formatted[i], finish_reason=reason)
+            if progress is not None:
+                progress(len(idx))
+        return out  # type: ignore[return-value]
 
     # --- scoring --------------------------------------------------------------------------------
 
     @torch.inference_mode()
     def next_token_logprobs(self, prompts: Sequence[str], *, chat: bool = True, system: str | None = None,
                             intervention: Intervention | None = None, batch_size: int | None = None,
-                            interventions: Interventions | None = None) -> torch.Tensor:
+                            interventions: Interventions | None = None, progress: Progress | None = None) -> torch.Tensor:
         """``[n, vocab]`` float32 log-probabilities of the token after each prompt
         (``interventions``: one per prompt, e.g. every candidate direction of a screen)."""
         encoded = self.encode(list(prompts), chat=chat, system=system)
         per_row = self._per_row(len(encoded), intervention, interventions)
-        rows = []
-        for sl in _batches(len(encoded), self._batch_size(batch_size, encoded)):
-            ids, mask = self._pad(encoded[sl])
-            with self._prompt_len(None), self._steer_rows(per_row[sl]):
+        out: torch.Tensor | None = None
+        for idx in _batches(encoded, self._batch_size(batch_size, encoded)):
+            ids, mask = self._pad(_pick(encoded, idx))
+            with self._prompt_len(None), self._steer_rows(_pick(per_row, idx)):
                 logits = self._forward(ids, mask, logits_to_keep=1).logits[:, -1]
-            rows.append(torch.log_softmax(logits.float(), dim=-1).cpu())
-        return torch.cat(rows) if rows else torch.empty(0, 0)
+            logp = torch.log_softmax(logits.float(), dim=-1).cpu()
+            if out is None:
+                out = torch.empty(len(encoded), logp.shape[-1])
+            out[idx] = logp
+            if progress is not None:
+                progress(len(idx))
+        return out if out is not None else torch.empty(0, 0)
 
     @torch.inference_mode()
     def continuation_logprobs(self, prompts: Sequence[str], continuations: Sequence[str], *, chat: bool = True,
                               system: str | None = None, intervention: Intervention | None = None,
-                              batch_size: int | None = None, interventions: Interventions | None = None) -> list[float]:
+                              batch_size: int | None = None, interventions: Interventions | None = None,
+                              progress: Progress | None = None) -> list[float]:
         """Summed log-probability of each continuation given its prompt (teacher forcing)."""
         if len(prompts) != len(continuations):
             raise PluriError(f"{len(prompts)} prompts but {len(continuations)} continuations")
@@ -435,24 +454,23 @@ class LanguageModel:
         tails = [self._encode_one(c, special=False) for c in continuations]
         per_row = self._per_row(len(heads), intervention, interventions)
         full = [h + t for h, t in zip(heads, tails, strict=True)]
-        out: list[float] = []
+        out: list[float] = [0.0] * len(full)
         # every position's logits are kept here: bound the rows by the vocabulary as well
         size = self._batch_size(batch_size, full)
         if batch_size is None:
             width = max((len(x) for x in full), default=1)
             size = max(1, min(size, BATCH_MEMORY_BYTES // max(1, width * self.hf.config.vocab_size * 8)))
-        for sl in _batches(len(heads), size):
-            seqs = full[sl]
-            ids, mask = self._pad(seqs)
-            with self._prompt_len(None), self._steer_rows(per_row[sl]):
+        for idx in _batches(full, size):
+            ids, mask = self._pad(_pick(full, idx))
+            with self._prompt_len(None), self._steer_rows(_pick(per_row, idx)):
                 logp = torch.log_softmax(self._forward(ids, mask).logits.float(), dim=-1)
             width = ids.shape[1]
-            for j, tail in enumerate(tails[sl]):
-                if not tail:
-                    out.append(0.0)
-                    continue
-                pos = torch.arange(width - len(tail), width, device=ids.device)
-                out.append(float(logp[j, pos - 1, ids[j, pos]].sum()))
+            for j, i in enumerate(idx):
+                if tails[i]:
+                    pos = torch.arange(width - len(tails[i]), width, device=ids.device)
+                    out[i] = float(logp[j, pos - 1, ids[j, pos]].sum())
+            if progress is not None:
+                progress(len(idx))
         return out
 
     # --- extraction -----------------------------------------------------------------------------
@@ -461,7 +479,8 @@ class LanguageModel:
     def extract(self, prompts: Sequence[str], points: Sequence[str] | str, *,
                 reduce: Literal["last", "mean", "positions", "all"] = "last", positions: Sequence[int] | None = None,
                 chat: bool = True, system: str | None = None, batch_size: int | None = None,
-                intervention: Intervention | None = None, interventions: Interventions | None = None) -> dict[str, Any]:
+                intervention: Intervention | None = None, interventions: Interventions | None = None,
+                progress: Progress | None = None) -> dict[str, Any]:
         """Activations at hook points, float32 on CPU.
 
         ``reduce``: "last" → ``[n, d]`` (last prompt token); "mean" → ``[n, d]`` over the prompt's
@@ -482,22 +501,21 @@ class LanguageModel:
         deepest = max(point_order(*v) for v in parsed.values())
         encoded = self.encode(list(prompts), chat=chat, system=system)
         per_row = self._per_row(len(encoded), intervention, interventions)
-        collected: dict[str, list[Any]] = {p: [] for p in points}
-        for sl in _batches(len(encoded), self._batch_size(batch_size, encoded)):
-            ids, mask = self._pad(encoded[sl])
-            with self._steer_rows(per_row[sl]):
+        rows: dict[str, list[Any]] = {p: [None] * len(encoded) for p in points}
+        for idx in _batches(encoded, self._batch_size(batch_size, encoded)):
+            ids, mask = self._pad(_pick(encoded, idx))
+            with self._steer_rows(_pick(per_row, idx)):
                 captured = self._run_capture(ids, mask, parsed, deepest)
             lengths = mask.sum(-1).tolist()
             for p in points:
-                collected[p].append(self._reduce(captured[p], lengths, reduce, positions))
-        out: dict[str, Any] = {}
-        for p in points:
-            parts = collected[p]
-            if reduce == "all":
-                out[p] = [t for part in parts for t in part]
-            else:
-                out[p] = torch.cat(parts) if parts else torch.empty(0, self.hidden_size)
-        return out
+                reduced = self._reduce(captured[p], lengths, reduce, positions)
+                for j, i in enumerate(idx):
+                    rows[p][i] = reduced[j]
+            if progress is not None:
+                progress(len(idx))
+        if reduce == "all":
+            return rows
+        return {p: torch.stack(rows[p]) if rows[p] else torch.empty(0, self.hidden_size) for p in points}
 
     def _run_capture(self, ids: torch.Tensor, mask: torch.Tensor, parsed: dict[str, tuple[int, str]],
                      deepest: tuple[int, int]) -> dict[str, torch.Tensor]:
