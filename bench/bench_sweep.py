@@ -125,9 +125,9 @@ def same_share(a: list[list[int]], b: list[list[int]]) -> tuple[float, float]:
 # --- (a) the sweep ----------------------------------------------------------------------------
 
 
-def sweep_arms(tiny: bool, tokens: int) -> tuple[dict, dict]:
+def sweep_arms(tiny: bool, tokens: int, bf16: bool = False) -> tuple[dict, dict]:
     lm32 = load(tiny, "float32")
-    lm16 = load(tiny, "bfloat16")
+    lm16 = load(tiny, "bfloat16") if bf16 else None
     prompts, settings = clas_grid(lm32)
     grid_prompts = [p for _ in settings for p in prompts]
     grid_ivs = [s for s in settings for _ in prompts]
@@ -141,17 +141,19 @@ def sweep_arms(tiny: bool, tokens: int) -> tuple[dict, dict]:
     # warm-up (first calls initialise kernels): a few tokens through every path, so the timed
     # rounds need no warm-up round of their own (one round of the grid takes minutes)
     hf_generate(lm32, prompts, settings[0], 2)
-    for lm in (lm32, lm16):
+    for lm in (lm32, lm16) if lm16 is not None else (lm32,):
         lm.generate(prompts[:2], interventions=settings[:2], max_new_tokens=2)
-    arms = {"peer-f32-b8": peer, "rows-f32": rows(lm32), "rows-bf16": rows(lm16)}
+    arms = {"peer-f32-b8": peer, "rows-f32": rows(lm32)}
+    if lm16 is not None:
+        arms["rows-bf16"] = rows(lm16)
     info = {"settings": len(settings), "prompts": len(prompts), "rows": len(grid_prompts),
             "batch_rows_f32": lm32.batch_rows(max(len(e) for e in lm32.encode(prompts)) + tokens),
             "layers": clas_layers(lm32.num_layers)}
     return arms, info
 
 
-def bench_sweep(tiny: bool, tokens: int, repeats: int) -> dict:
-    arms, info = sweep_arms(tiny, tokens)
+def bench_sweep(tiny: bool, tokens: int, repeats: int, bf16: bool) -> dict:
+    arms, info = sweep_arms(tiny, tokens, bf16)
     med = interleaved(arms, repeats, warmup=False)
     peer_rows = med["peer-f32-b8"]["value"]
     print(f"\n[sweep] one target: {info['settings']} settings (layers {info['layers']} × α {ALPHAS}) × "
@@ -217,19 +219,19 @@ def bench_scoring(tiny: bool, candidates: int, repeats: int) -> dict:
 
 def child(spec: str, tiny: bool, tokens: int, candidates: int) -> None:
     part, arm = spec.split(":", 1)
-    arms = sweep_arms(tiny, tokens)[0] if part == "sweep" else scoring_arms(tiny, candidates)
+    arms = sweep_arms(tiny, tokens, arm.endswith("bf16"))[0] if part == "sweep" else scoring_arms(tiny, candidates)
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     arms[arm]()
     after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     print(json.dumps({"arm": spec, "peak_rss_mb": after / 1024, "before_arm_mb": before / 1024}))
 
 
-def bench_memory(tiny: bool, tokens: int, candidates: int) -> dict:
-    """Both dtypes' models are loaded in every child (as in the timing run), so the peak of an
-    arm is measured over the same base; ``before_arm_mb`` is the peak before the arm ran."""
+def bench_memory(tiny: bool, tokens: int, candidates: int, bf16: bool) -> dict:
+    """The models of the timing run are loaded in every child, so the peak of an arm is
+    measured over the same base; ``before_arm_mb`` is the peak before the arm ran."""
     out = {}
-    print("\n[memory] peak RSS of each arm, alone in a fresh process (both models loaded)")
-    names = [f"sweep:{a}" for a in ("peer-f32-b8", "rows-f32", "rows-bf16")]
+    print("\n[memory] peak RSS of each arm, alone in a fresh process (the timing run's models loaded)")
+    names = [f"sweep:{a}" for a in ("peer-f32-b8", "rows-f32", *(("rows-bf16",) if bf16 else ()))]
     names += [f"scoring:{a}" for a in ("one-at-a-time-f32-b8", "rows-f32", "rows-bf16")]
     for spec in names:
         cmd = [sys.executable, __file__, "--child", spec, "--tokens", str(tokens), "--candidates", str(candidates)]
@@ -268,12 +270,12 @@ def bench_overhead(tiny: bool, dtype: str, repeats: int) -> dict:
     return {k: {kk: vv for kk, vv in m.items() if kk != "value"} for k, m in med.items()}
 
 
-def bench_batch(tiny: bool, sizes: list[int], repeats: int) -> dict:
-    models = {d: load(tiny, d) for d in ("float32", "bfloat16")}
+def bench_batch(tiny: bool, sizes: dict[str, list[int]], repeats: int) -> dict:
+    models = {d: load(tiny, d) for d in sizes}
     base = questions("en")
     arms = {}
     for dtype, lm in models.items():
-        for size in sizes:
+        for size in sizes[dtype]:
             prompts = (base * (1 + size // len(base)))[:size]
             arms[f"{dtype}-b{size}"] = (lambda lm=lm, prompts=prompts, size=size:
                                         [x.token_ids for x in lm.generate(prompts, max_new_tokens=32, batch_size=size)])
@@ -320,7 +322,10 @@ def main() -> None:
     ap.add_argument("--tokens", type=int, default=NEW_TOKENS)
     ap.add_argument("--candidates", type=int, default=40)
     ap.add_argument("--repeats", type=int, default=2, help="timed rounds of the long parts (sweep, batch)")
-    ap.add_argument("--sizes", default="8,16,32,64,128")
+    ap.add_argument("--sizes", default="8,16,32,64,128", help="rows per batch of the batch part, float32")
+    ap.add_argument("--bf16-sizes", default="8,64", help="the same for bfloat16 ('' for none)")
+    ap.add_argument("--bf16-sweep", action="store_true",
+                    help="add a bfloat16 arm to the sweep (slow where the CPU lacks native bf16 matmuls)")
     ap.add_argument("--dtype", default="bfloat16", help="dtype of the overhead part")
     ap.add_argument("--json", default=None, help="also write every number to this file")
     ap.add_argument("--child", default=None, help=argparse.SUPPRESS)
@@ -329,20 +334,26 @@ def main() -> None:
         child(args.child, args.tiny, args.tokens, args.candidates)
         return
     parts = [p.strip() for p in args.only.split(",") if p.strip()]
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, load average "
+    flags = next((line for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("flags")), "") \
+        if Path("/proc/cpuinfo").exists() else ""
+    native_bf16 = any(f in flags.split() for f in ("avx512_bf16", "amx_bf16"))
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, CPU capability "
+          f"{torch.backends.cpu.get_cpu_capability()}, native bf16 matmuls: {native_bf16}; load average "
           f"{', '.join(f'{x:.1f}' for x in os.getloadavg())}")
     started = time.time()
     results = {}
     if "sweep" in parts:
-        results["sweep"] = bench_sweep(args.tiny, args.tokens, args.repeats)
+        results["sweep"] = bench_sweep(args.tiny, args.tokens, args.repeats, args.bf16_sweep)
     if "scoring" in parts:
         results["scoring"] = bench_scoring(args.tiny, args.candidates, max(3, args.repeats))
     if "memory" in parts:
-        results["memory"] = bench_memory(args.tiny, args.tokens, args.candidates)
+        results["memory"] = bench_memory(args.tiny, args.tokens, args.candidates, args.bf16_sweep)
     if "overhead" in parts:
         results["overhead"] = bench_overhead(args.tiny, args.dtype, 8)
     if "batch" in parts:
-        results["batch"] = bench_batch(args.tiny, [int(s) for s in args.sizes.split(",")], args.repeats)
+        sizes = {"float32": [int(x) for x in args.sizes.split(",") if x],
+                 "bfloat16": [int(x) for x in args.bf16_sizes.split(",") if x]}
+        results["batch"] = bench_batch(args.tiny, {k: v for k, v in sizes.items() if v}, args.repeats)
     if "dtype" in parts:
         results["dtype"] = bench_dtype(args.tiny, args.tokens)
     results["load_average_end"] = os.getloadavg()
