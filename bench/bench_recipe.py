@@ -7,9 +7,10 @@ Two parts of the build, each measured as a ratio in one run (medians of interlea
   replies   the base model's greedy replies to harmless train prompts (40 tokens): transformers'
             ``generate`` at 16 rows per call (the old recipe) vs the model layer's loop at 64
             rows per call with finished rows dropped (the new one), float32 both;
-  training  optimizer steps of 4 sequences: float32 with logits at every position and
-            transformers' loss (old) vs bfloat16 autocast with logits at answer positions only
-            (new), each arm on its own copy of the model and optimizer.
+  training  optimizer steps of 4 sequences: logits at every position, transformers' loss and the
+            default AdamW (old) vs logits at answer positions only and fused AdamW (new), both
+            float32; ``--bf16`` adds the bfloat16-autocast variant (``train_dtype=bfloat16``).
+            Each arm trains its own copy of the model with its own optimizer.
 Multiply the build's measured old times by these ratios for an estimate; the full new build is
 timed by ``plurieval polyrefuse build-model --force`` itself (docs/speed.md has both).
 
@@ -80,6 +81,7 @@ def main() -> None:
     ap.add_argument("--prompts", type=int, default=64, help="harmless prompts to answer per arm")
     ap.add_argument("--steps", type=int, default=8, help="optimizer steps per training arm")
     ap.add_argument("--repeats", type=int, default=2)
+    ap.add_argument("--bf16", action="store_true", help="add the bfloat16-autocast training arm")
     ap.add_argument("--refusal", nargs="+", default=None, metavar="BUILD_FOLDER")
     ap.add_argument("--langs", default="en,de,zh,it,fr,ja")
     args = ap.parse_args()
@@ -130,16 +132,16 @@ def main() -> None:
 
     padded = [pad(b) for b in batches]
 
-    def arm(new: bool):
-        hf = copy.deepcopy(lm.hf)
+    def arm(new: bool, bf16: bool = False, hf=None):
+        hf = hf if hf is not None else copy.deepcopy(lm.hf)
         layers = list(hf.model.layers) if hasattr(hf, "model") else []
         params = [p for layer in layers[min(cfg.train_layers_from, len(layers) - 1):] for p in layer.parameters()]
         for p in hf.parameters():
             p.requires_grad_(False)
         for p in params:
             p.requires_grad_(True)
-        opt = torch.optim.AdamW(params, lr=cfg.learning_rate, weight_decay=0.0)
-        precision = torch.autocast("cpu", dtype=torch.bfloat16) if new else contextlib.nullcontext()
+        opt = torch.optim.AdamW(params, lr=cfg.learning_rate, weight_decay=0.0, fused=new)
+        precision = torch.autocast("cpu", dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()
         hf.train()
 
         def run():
@@ -158,7 +160,10 @@ def main() -> None:
 
         return run
 
-    med = interleaved({"train-old-f32": arm(False), "train-new-bf16": arm(True)}, args.repeats)
+    arms = {"train-old-f32": arm(False, hf=lm.hf), "train-new-f32": arm(True)}
+    if args.bf16:
+        arms["train-new-bf16"] = arm(True, bf16=True)
+    med = interleaved(arms, args.repeats)
     print(f"\n[training] {args.steps} steps of {cfg.batch_size} sequences (≤ {cfg.max_length} tokens), "
           f"layers {cfg.train_layers_from}+ trained")
     for name, m in med.items():

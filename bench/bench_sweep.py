@@ -326,7 +326,7 @@ def main() -> None:
     ap.add_argument("--bf16-sizes", default="8,64", help="the same for bfloat16 ('' for none)")
     ap.add_argument("--bf16-sweep", action="store_true",
                     help="add a bfloat16 arm to the sweep (slow where the CPU lacks native bf16 matmuls)")
-    ap.add_argument("--dtype", default="bfloat16", help="dtype of the overhead part")
+    ap.add_argument("--dtype", default="float32", help="dtype of the overhead part")
     ap.add_argument("--json", default=None, help="also write every number to this file")
     ap.add_argument("--child", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()

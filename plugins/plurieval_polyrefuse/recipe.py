@@ -132,7 +132,9 @@ def train(base: Any, rows: list[dict[str, str]], config: RefusalModelConfig) -> 
     if not trainable:
         raise PluriError(f"train_layers_from={config.train_layers_from} leaves nothing to train "
                          f"(the model has {len(layers)} layers)")
-    opt = torch.optim.AdamW(trainable, lr=config.learning_rate, weight_decay=0.0)
+    # fused: one kernel per step instead of a loop over 14 layers' tensors (same update rule)
+    opt = torch.optim.AdamW(trainable, lr=config.learning_rate, weight_decay=0.0,
+                            fused=next(hf.parameters()).device.type in ("cpu", "cuda"))
     # bfloat16 autocast: matmuls in bfloat16, weights and optimizer state float32
     precision = (torch.autocast("cpu", dtype=torch.bfloat16) if config.train_dtype == "bfloat16"
                  and next(hf.parameters()).device.type == "cpu" else contextlib.nullcontext())
@@ -186,6 +188,8 @@ def training_prompts_hash(config: RefusalModelConfig) -> str:
 def recipe_key(config: RefusalModelConfig, base: Any) -> str:
     """Build key: recipe config, base weights, refusal replies and the training prompts."""
     body = config.model_dump(mode="json", exclude={"rebuild", "source"})
+    if body.get("train_dtype") == "float32":  # the precision every build had before it was an option
+        body.pop("train_dtype")
     return short(content_hash({"recipe": body, "base": base.describe().get("weights_hash") or base.name,
                                "replies": REFUSAL_REPLIES, "generic": GENERIC_ANSWERS,
                                "data": training_prompts_hash(config), "version": 2}), 12)

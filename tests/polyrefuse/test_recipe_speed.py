@@ -21,3 +21,16 @@ def test_answer_loss_is_transformers_causal_lm_loss():
             ref = hf(input_ids=ids, attention_mask=mask, labels=labels, use_cache=False).loss
             ours = answer_loss(hf, ids, mask, labels)
         torch.testing.assert_close(ours, ref, rtol=1e-5, atol=1e-6)
+
+
+def test_the_default_precision_keeps_every_earlier_build_key():
+    """``train_dtype`` came later: at its default (float32, what every earlier build used) the
+    build key is the one computed before the field existed, so cached builds stay valid."""
+    from plurieval_polyrefuse.config import RefusalModelConfig
+    from plurieval_polyrefuse.recipe import recipe_key
+
+    cfg = RefusalModelConfig(source="sample", tune_languages=["en", "de"], harmful_per_language=4,
+                             harmless_per_language=4, steps=12)
+    lm = tiny_model("llama")
+    assert recipe_key(cfg, lm) == "eacff62806a8"  # computed with the recipe before train_dtype
+    assert recipe_key(cfg.model_copy(update={"train_dtype": "bfloat16"}), lm) != "eacff62806a8"
