@@ -69,7 +69,8 @@ def refusal(folders: list[str], langs: list[str], n: int) -> None:
             i += len(texts)
             rates.append(sum(is_refusal(t, phrases_for(lang)) for t in texts) / len(texts))
         replies.append([g.text for g in gens])
-        print(f"  {Path(folder).name:<40} " + " ".join(f"{r:>10.0%}" for r in rates))
+        label = str(folder) if len(str(folder)) <= 40 else "…" + str(folder)[-39:]
+        print(f"  {label:<40} " + " ".join(f"{r:>10.0%}" for r in rates))
     if len(folders) == 2:
         a, b = replies
         print(f"  identical replies between the two builds: {sum(x == y for x, y in zip(a, b, strict=True))}/{len(a)}")
