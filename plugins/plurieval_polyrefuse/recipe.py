@@ -73,16 +73,18 @@ def training_pairs(config: RefusalModelConfig, base: Any) -> list[dict[str, str]
         answers = [GENERIC_ANSWERS.get(lang, GENERIC_ANSWERS["en"]) for lang, _ in harmless]
     else:
         _say(f"answering {len(harmless)} harmless train prompts with the base model ({config.harmless_answer_tokens} tokens each)")
-        answers = []
-        # Large batches (the model layer's default rows per batch; finished replies leave the
-        # batch): one call per chunk only so that the log shows progress.
-        step = 64
+        # One call: rows of similar length share a batch (the model layer's default rows per
+        # batch) and finished replies leave it; the log hears about every batch.
         started = time.time()
-        for i in range(0, len(harmless), step):
-            gens = base.generate([p for _, p in harmless[i:i + step]], max_new_tokens=config.harmless_answer_tokens,
-                                 batch_size=step)
-            answers += [g.text.strip() or GENERIC_ANSWERS["en"] for g in gens]
-            _say(f"  harmless answers {min(i + step, len(harmless))}/{len(harmless)} ({time.time() - started:.0f} s)")
+        done = [0]
+
+        def progress(n: int) -> None:
+            done[0] += n
+            _say(f"  harmless answers {done[0]}/{len(harmless)} ({time.time() - started:.0f} s)")
+
+        gens = base.generate([p for _, p in harmless], max_new_tokens=config.harmless_answer_tokens,
+                             progress=progress)
+        answers = [g.text.strip() or GENERIC_ANSWERS["en"] for g in gens]
     rows += [{"prompt": p, "answer": a, "lang": lang, "kind": "harmless"} for (lang, p), a in zip(harmless, answers, strict=True)]
     return rows
 
