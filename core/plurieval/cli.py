@@ -118,6 +118,8 @@ def show(
         try:
             found.append(host.get(k, name))
         except PluriError:
+            if k == "metric" and name.startswith("evaluate:"):  # a module that failed to load: say why
+                raise
             continue
     if not found:
         from plurieval.errors import UnknownComponentError
@@ -132,7 +134,7 @@ def show(
         console.print(f"[bold]{spec.name}[/] ({spec.kind} {spec.version}, from {spec.package})")
         if spec.description:
             console.print(spec.description)
-        for key in ("method_kind", "spec_version", "metrics", "needs", "provides", "argument", "languages"):
+        for key in ("method_kind", "spec_version", "metrics", "needs", "provides", "argument", "module", "languages"):
             if d.get(key):
                 console.print(f"[dim]{key}:[/] {d[key]}")
         if spec.license:
@@ -146,8 +148,28 @@ def show(
             default = "(required)" if field.is_required() else repr(field.get_default(call_default_factory=True))
             table.add_row(field_name, _type_name(field.annotation), default, field.description or "")
         console.print(table)
+        if spec.config.model_config.get("extra") == "allow":
+            console.print("[dim]other fields are passed through to the component (e.g. a module's compute())[/]")
+        _print_presets(spec.config)
         if spec.kind == "benchmark":
             console.print(f"\nrun it: plurieval run {spec.name} --model default --limit 10")
+
+
+def _print_presets(config: Any) -> None:
+    """A choice field whose values each set other fields (``json_schema_extra={"presets": ...}``,
+    e.g. a metric's ``convention``): one row per value with what it sets."""
+    for field_name, field in config.model_fields.items():
+        extra = field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}
+        presets = extra.get("presets")
+        if not presets:
+            continue
+        table = Table(title=f"{field_name}: what each value sets (fields given explicitly still win)",
+                      title_justify="left", show_edge=False)
+        table.add_column(field_name)
+        table.add_column("sets", overflow="fold")
+        for value, settings in presets.items():
+            table.add_row(str(value), ", ".join(f"{k}={v!r}" for k, v in settings.items()) or "(the defaults)")
+        console.print(table)
 
 
 def _type_name(annotation: Any) -> str:
