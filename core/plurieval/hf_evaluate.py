@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import functools
 import math
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -73,6 +74,10 @@ class EvaluateMetricConfig(BaseModel):
         return dict(self.model_extra or {})
 
 
+def _truthy(var: str) -> bool:
+    return os.environ.get(var, "").strip().lower() in ("1", "true", "yes", "on")
+
+
 def is_reference(name: str) -> bool:
     return isinstance(name, str) and name.startswith(PREFIX)
 
@@ -80,13 +85,20 @@ def is_reference(name: str) -> bool:
 @functools.lru_cache(maxsize=32)
 def _load(module: str, config_name: str | None) -> Any:
     """The loaded module (cached per process: loading imports its script)."""
+    offline = _truthy("HF_HUB_OFFLINE") or _truthy("HF_EVALUATE_OFFLINE")
+    if offline:  # evaluate reads only its own switch, and only when first imported
+        os.environ.setdefault("HF_EVALUATE_OFFLINE", "1")
     import evaluate
 
     local = Path(module).expanduser()
     if not local.exists() and (module.startswith((".", "/", "~")) or module.endswith(".py")):
         raise EvaluateModuleError(f"evaluate module {module!r}: no such file or folder ({local.resolve()}); "
                                   "give a folder holding <folder name>.py, or the script itself")
-    target = str(local.resolve()) if local.exists() else module  # else a hub id such as "f1" or "user/metric"
+    if not local.exists() and offline:  # a hub id such as "f1" or "user/metric", but no hub
+        raise EvaluateModuleError(f"could not load evaluate module {module!r}: it is not a local path and the hub "
+                                  "is off (HF_HUB_OFFLINE/HF_EVALUATE_OFFLINE); use a local module folder, "
+                                  "evaluate:./path/to/module")
+    target = str(local.resolve()) if local.exists() else module
     try:
         return evaluate.load(target, config_name, keep_in_memory=True)
     except Exception as err:  # evaluate raises FileNotFoundError, ConnectionError, ValueError, ...

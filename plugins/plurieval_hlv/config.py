@@ -236,7 +236,6 @@ class StepScoreConfig(_ConventionConfig):
 
     metric: ClassVar[str] = "step_logit"
     convention: str = _convention_field("step_logit")
-    base: Base = Field("e", description="logarithm base of entropy and cross-entropy (inseq: e)")
     reduction: Literal["mean", "sum"] = Field("mean", description="how the step scores of one item become one value")
 
 
@@ -253,11 +252,13 @@ class StepLogprobConfig(StepScoreConfig):
 class StepEntropyConfig(StepScoreConfig):
     metric: ClassVar[str] = "step_entropy"
     convention: str = _convention_field("step_entropy")
+    base: Base = Field("e", description="logarithm base (inseq: e, nats)")
 
 
 class StepCrossEntropyConfig(StepScoreConfig):
     metric: ClassVar[str] = "step_crossentropy"
     convention: str = _convention_field("step_crossentropy")
+    base: Base = Field("e", description="logarithm base (inseq: e, nats, as F.cross_entropy)")
 
 
 class StepPerplexityConfig(_ConventionConfig):

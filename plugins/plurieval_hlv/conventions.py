@@ -31,7 +31,8 @@ SOURCES: dict[str, str] = {
 }
 
 _NO_SMOOTHING = {"epsilon": 0.0}
-_STEP = {"plurieval": {"base": "e", "reduction": "mean"}, "inseq": {"base": "e", "reduction": "mean"}}
+_STEP = {"plurieval": {"reduction": "mean"}, "inseq": {"reduction": "mean"}}
+_STEP_LOG = {"plurieval": {"base": "e", "reduction": "mean"}, "inseq": {"base": "e", "reduction": "mean"}}
 
 # metric -> convention -> {config field: value}. Every convention lists every sub-choice the
 # metric has (the plurieval row equals the config defaults), so the table reads completely.
@@ -122,8 +123,8 @@ CONVENTIONS: dict[str, dict[str, dict[str, Any]]] = {
     "step_logit": _STEP,
     "step_probability": _STEP,
     "step_logprob": _STEP,
-    "step_entropy": _STEP,  # torch Categorical(logits).entropy(): nats
-    "step_crossentropy": _STEP,  # F.cross_entropy(logits, target): nats
+    "step_entropy": _STEP_LOG,  # torch Categorical(logits).entropy(): nats
+    "step_crossentropy": _STEP_LOG,  # F.cross_entropy(logits, target): nats
     "step_perplexity": {
         "plurieval": {"reduction": "mean", "perplexity": "sequence"},
         # perplexity_fn = 2 ** crossentropy_fn, and crossentropy_fn is in nats: 2^(-ln p), not 1/p
@@ -174,6 +175,8 @@ _COLUMNS: list[tuple[str, tuple[str, ...]]] = [
 def _fmt(value: Any) -> str:
     if value is None:
         return "none"
+    if isinstance(value, float) and value == 0:
+        return "0"
     if isinstance(value, float) and value and (abs(value) < 1e-3):
         return f"{value:.0e}".replace("e-0", "e-")
     return str(value)

@@ -110,7 +110,7 @@ class StepEntropy(_StepScore):
 
     def _step_values(self, logits, logp, targets):
         p = np.exp(logp)
-        terms = np.where(p > 0, p * logp, 0.0)
+        terms = p * np.where(p > 0, logp, 0.0)  # 0 log 0 = 0 (masked tokens: logp = -inf)
         return -terms.sum(axis=1) / math.log(_LOG_BASES[self.config.base])
 
 
