@@ -70,7 +70,9 @@ def _convention_field(metric: str) -> Any:
 
 
 class _MetricConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # defer_build: validators are built on first use, so `plurieval list` (which imports every
+    # plugin.py, hence these configs) does not pay for two dozen metric schemas
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
 
 class _ConventionConfig(_MetricConfig):
@@ -239,6 +241,9 @@ class StepScoreConfig(_ConventionConfig):
     reduction: Literal["mean", "sum"] = Field("mean", description="how the step scores of one item become one value")
 
 
+StepLogitConfig = StepScoreConfig
+
+
 class StepProbabilityConfig(StepScoreConfig):
     metric: ClassVar[str] = "step_probability"
     convention: str = _convention_field("step_probability")
@@ -279,7 +284,7 @@ class StepPerplexityConfig(_ConventionConfig):
 
 
 class HLVDatasetConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
     data_dir: str | None = Field(
         None,
         description=(
@@ -295,7 +300,7 @@ class HLVDatasetConfig(BaseModel):
 class ItemCountsConfig(BaseModel):
     """The generic loader: any JSONL of items with answer options and annotator counts."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
     path: str = Field(..., description="JSONL file, one item per line")
     id_field: str | None = Field("id", description="field holding the item id (None: the line number)")
     input_fields: list[str] = Field(default_factory=lambda: ["text"], description="fields shown to the model")
@@ -304,7 +309,7 @@ class ItemCountsConfig(BaseModel):
 
 
 class ChaosNLIBenchmarkConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
     data_dir: str | None = Field(None, description="shared data root (see the chaosnli dataset); default $PLURIEVAL_DATA_DIR")
     split: Literal["dev", "test", "varierr", "sample"] | None = Field(
         None, description="default: test with shared data, the packaged sample without"
@@ -313,7 +318,7 @@ class ChaosNLIBenchmarkConfig(BaseModel):
 
 
 class OptionLogitsConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
     normalization: Literal["softmax", "linear", "shift_min"] = Field(
         "softmax",
         description=(
@@ -327,7 +332,7 @@ class OptionLogitsConfig(BaseModel):
 
 
 class CoTConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
     max_new_tokens: int = Field(96, ge=1, description="length of the generated chain of thought")
     max_statements: int = Field(12, ge=1, description="judge at most this many statements per chain of thought")
     normalization: Literal["softmax", "linear", "shift_min"] = Field(

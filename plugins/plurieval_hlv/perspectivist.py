@@ -50,8 +50,11 @@ def _aligned(p: Any, r: Any, i: int) -> list[tuple[Any, Any]]:
 
 
 def _as_vector(x: Any) -> Any:
-    # {"0": p0, "1": p1} (LeWiDi's VariErrNLI soft labels) -> [p0, p1] in key order
-    return [x[k] for k in sorted(x)] if isinstance(x, dict) else x
+    # {"0": p0, "1": p1} (LeWiDi's VariErrNLI soft labels) -> [p0, p1] in key order; any other
+    # mapping ({"distribution": [...]}) is left to _vector
+    if isinstance(x, dict) and x and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in x.values()):
+        return [x[k] for k in sorted(x)]
+    return x
 
 
 class _RoundedMean(Metric):

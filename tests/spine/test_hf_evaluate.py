@@ -88,7 +88,7 @@ def test_a_local_module_is_a_metric_with_its_kwargs_as_config(host, modules):
     # [1, 0, 1, 1] vs [1, 1, 1, 0]: two of four equal
     r = compute(host, modules["match"], [1, 0, 1, 1], [1, 1, 1, 0])
     assert r["score"] == 0.5 and r["metric"] == modules["match"]
-    assert r["per_example"] == [{"prediction": p, "reference": t} for p, t in zip([1, 0, 1, 1], [1, 1, 1, 0])]
+    assert r["per_example"] == [{"prediction": p, "reference": t} for p, t in zip([1, 0, 1, 1], [1, 1, 1, 0], strict=True)]
     # a compute() kwarg is a config field, recorded with the others
     r = compute(host, modules["match"], [1, 0, 1, 1], [1, 1, 1, 0], normalize=False)
     assert r["score"] == 2.0 and r["config"]["normalize"] is False and r["config"]["aggregate"] == "corpus"
