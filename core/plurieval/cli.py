@@ -17,6 +17,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before anything can impor
 
 import typer  # noqa: E402
 from rich.console import Console  # noqa: E402
+from rich.markup import escape  # noqa: E402
 from rich.table import Table  # noqa: E402
 
 from plurieval.errors import PluriError  # noqa: E402
@@ -146,7 +147,7 @@ def show(
             table.add_column(col, overflow="fold")
         for field_name, field in spec.config.model_fields.items():
             default = "(required)" if field.is_required() else repr(field.get_default(call_default_factory=True))
-            table.add_row(field_name, _type_name(field.annotation), default, field.description or "")
+            table.add_row(field_name, _type_name(field.annotation), escape(default), escape(field.description or ""))
         console.print(table)
         if spec.config.model_config.get("extra") == "allow":
             console.print("[dim]other fields are passed through to the component (e.g. a module's compute())[/]")
@@ -168,7 +169,8 @@ def _print_presets(config: Any) -> None:
         table.add_column(field_name)
         table.add_column("sets", overflow="fold")
         for value, settings in presets.items():
-            table.add_row(str(value), ", ".join(f"{k}={v!r}" for k, v in settings.items()) or "(the defaults)")
+            table.add_row(escape(str(value)), escape(", ".join(f"{k}={v!r}" for k, v in settings.items()))
+                          or "(the defaults)")
         console.print(table)
 
 

@@ -48,7 +48,7 @@ PREFIX = "evaluate:"
 # evaluate's canonical modules whose score is an error (lower is better); any other module
 # defaults to higher-is-better unless the run config says `higher_is_better: false`.
 LOWER_IS_BETTER = frozenset({"wer", "cer", "ter", "mae", "mse", "mape", "smape", "perplexity", "brier_score",
-                             "charcut_mt", "mean_iou_loss"})
+                             "charcut_mt"})
 
 
 class EvaluateModuleError(PluriError):

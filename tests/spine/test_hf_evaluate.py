@@ -144,6 +144,9 @@ def test_cli_score_and_show(modules, tmp_path, monkeypatch):
     res = CliRunner().invoke(cli.app, ["show", modules["match"], "--json"])
     d = json.loads(res.output)[0]
     assert d["kind"] == "metric" and d["package"] == "evaluate" and d["version"].count("+") == 1
+    # a module that does not load says why (not "unknown component")
+    res = CliRunner().invoke(cli.app, ["show", f"evaluate:{tmp_path / 'gone'}"])
+    assert res.exit_code != 0 and "no such file or folder" in str(res.exception)
 
 
 def test_a_run_config_takes_an_evaluate_metric(host, modules, tmp_path):
@@ -178,6 +181,12 @@ def test_run_config_problems_name_the_field(host, modules, tmp_path):
         validate_components(cfg, host)
     paths = [p for p, _ in err.value.problems]
     assert "metrics.0.name" in paths and "metrics.1.params.aggregate" in paths
+    # the direction is the run's to say (evaluate modules do not declare one)
+    cfg = build_run_config({"benchmark": "chaosnli", "model": "tiny", "method": "option-logits",
+                            "metrics": [{"name": modules["match"], "params": {"higher_is_better": False}},
+                                        {"name": modules["match"]}]})
+    resolved = validate_components(cfg, host)
+    assert resolved["metrics.0"][0].higher_is_better is False and resolved["metrics.1"][0].higher_is_better is True
 
 
 def test_plurieval_metrics_from_evaluate_style_code(host, modules):
