@@ -2,7 +2,9 @@
 
 The metric configs spell out what each option means, because the same metric name means
 different things across papers (JSD as distance vs divergence, base 2 vs e, KL direction,
-smoothing); ``plurieval show kl_divergence`` prints these descriptions.
+smoothing, tie rules); ``plurieval show kl_divergence`` prints these descriptions. Every metric
+config takes ``convention`` (``plurieval_hlv.conventions``): it fills in the sub-choices a
+reference implementation makes, and fields given explicitly override it.
 """
 
 from __future__ import annotations
@@ -50,6 +52,9 @@ _MODEL_TIES = Field(
         "value), 'first' (the lower option index wins: np.argmax), 'last' (the higher index wins: np.argsort()[-1])"
     ),
 )
+_UNDEFINED = Field(
+    "skip", description="a constant vector has no rank correlation: 'skip' (None, left out of the mean) or "
+                        "'zero' (counted as 0 and kept: CoT-HLV)")
 _HUMAN_TIES = Field(
     "any",
     description="ties among the human top options: 'any' (every tied option counts), 'first' or 'last' (one, by index)",
@@ -152,9 +157,7 @@ class RankConfig(_ConventionConfig):
 
     metric: ClassVar[str] = "rank_spearman"
     convention: str = _convention_field("rank_spearman")
-    undefined: Literal["skip", "zero"] = Field(
-        "skip", description="a constant vector has no rank correlation: 'skip' (None, left out of the mean) or "
-                            "'zero' (counted as 0 and kept: CoT-HLV)")
+    undefined: Literal["skip", "zero"] = _UNDEFINED
     few_options: Literal["rank", "accuracy"] = Field(
         "rank", description="with fewer than three options: 'rank' (ρ as usual) or 'accuracy' (argmax == argmax, "
                             "first of ties: CoT-HLV)")
@@ -163,8 +166,7 @@ class RankConfig(_ConventionConfig):
 class KendallConfig(_ConventionConfig):
     metric: ClassVar[str] = "rank_kendall"
     convention: str = _convention_field("rank_kendall")
-    undefined: Literal["skip", "zero"] = Field(
-        "skip", description="a constant vector: 'skip' (None, left out of the mean) or 'zero' (0, kept)")
+    undefined: Literal["skip", "zero"] = _UNDEFINED
 
 
 class RankMatchConfig(_ConventionConfig):
