@@ -89,7 +89,8 @@ CONVENTIONS: dict[str, dict[str, dict[str, Any]]] = {
         # accuracy(): float(np.argmax(pred) == np.argmax(gold))
         "cot-hlv": {"k": 1, "mode": "top_k", "model_ties": "first", "human_ties": "first"},
         # acck(): np.argsort(p)[..., -k] == np.argsort(votes)[..., -k]: the k-th ranked class of
-        # each, ties resolved to the last index (argsort keeps equal values in index order)
+        # each, ties resolved to the last index (numpy's classic argsort keeps equal values in
+        # index order; its AVX-512 sort for >= 4 elements does not: see docs/hlv.md)
         "baan2022": {"mode": "kth_rank", "model_ties": "last", "human_ties": "last"},
     },
     "ece": {
