@@ -299,7 +299,7 @@ def _dense_ranks(x: np.ndarray) -> list[int]:
 def ranked(x: np.ndarray, ties: str) -> list[int]:
     """Option indices from the highest value to the lowest; equal values in index order
     (``first``: the lower index ranks higher, as np.argmax) or reversed (``last``: the higher
-    index ranks higher, as np.argsort(x)[::-1], since argsort keeps equal values in index order)."""
+    index ranks higher, as np.argsort(x, kind="stable")[::-1] — Baan et al.'s rule)."""
     sign = 1 if ties == "first" else -1
     return sorted(range(x.size), key=lambda i: (-x[i], sign * i))
 
