@@ -9,7 +9,8 @@ Grouped by what a plugin author does with them:
 
 - the contract: ``hookimpl``, the spec records, ``NoConfig``;
 - the domain model: ``Dataset``, ``Example``, ``SteeringMethod``, ``ExplanationMethod``,
-  ``Metric``, ``Benchmark``, ...;
+  ``Metric``, ``RecordedMetric`` (model in the loop, recomputable from its recorded queries),
+  ``Benchmark``, ...;
 - errors to raise: ``PluriError``, ``DataError``, ``ConfigError``;
 - config helpers: ``CommaList``;
 - data helpers: ``data_path``, ``download``, ``read_jsonl``, ``content_hash``, ``file_hash``;
@@ -48,7 +49,9 @@ _EXPORTS: dict[str, str] = {
     "MetricContext": "plurieval.components",
     "MetricResult": "plurieval.components",
     "Prediction": "plurieval.components",
+    "RecordedMetric": "plurieval.components",
     "SteeringMethod": "plurieval.components",
+    "attach_queries": "plurieval.components",
     # errors
     "PluriError": "plurieval.errors",
     "DataError": "plurieval.errors",
@@ -136,7 +139,9 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time names resolve lazil
         MetricContext,
         MetricResult,
         Prediction,
+        RecordedMetric,
         SteeringMethod,
+        attach_queries,
     )
     from plurieval.config import CommaList, apply_overrides, build_run_config, load_config_file, split_assignment
     from plurieval.datafiles import download

@@ -135,6 +135,10 @@ def show(
         for key in ("method_kind", "spec_version", "metrics", "needs", "provides", "argument", "languages"):
             if d.get(key):
                 console.print(f"[dim]{key}:[/] {d[key]}")
+        if d.get("recorded"):
+            console.print("[dim]recorded:[/] queries the model and records every query per example; "
+                          "`plurieval score` and leaderboard validation recompute it from the records, without the model",
+                          highlight=False)
         if spec.license:
             console.print(f"[dim]license:[/] {spec.license}")
         if spec.citation:
@@ -146,6 +150,10 @@ def show(
             default = "(required)" if field.is_required() else repr(field.get_default(call_default_factory=True))
             table.add_row(field_name, _type_name(field.annotation), default, field.description or "")
         console.print(table)
+        if d.get("jsonl_form"):
+            console.print("\n[bold]JSONL form[/] (one line of `plurieval score` input, or a results.jsonl row):",
+                          highlight=False)
+            console.print(d["jsonl_form"], highlight=False, markup=False)
         if spec.kind == "benchmark":
             console.print(f"\nrun it: plurieval run {spec.name} --model default --limit 10")
 
