@@ -168,7 +168,12 @@ class JointForward:
         if kind == "zero":
             return torch.zeros_like(x)
         tok = self.model.tokenizer
-        tid = {"pad": self.model.pad_token_id, "unk": tok.unk_token_id, "mask": tok.mask_token_id}.get(kind)
+        ids = {"mask": tok.mask_token_id, "unk": tok.unk_token_id, "pad": self.model.pad_token_id}
+        if kind == "auto":
+            kind = next((k for k in ("mask", "unk", "pad") if ids[k] is not None), "zero")
+            if kind == "zero":
+                return torch.zeros_like(x)
+        tid = ids.get(kind)
         if tid is None:
             raise PluriError(f"baseline {kind!r}: this tokenizer has no {kind} token (use baseline=zero)")
         with torch.no_grad():

@@ -36,9 +36,11 @@ class IntegratedGradientsConfig(AttributionConfig):
                                                        "the time/accuracy trade-off and the recorded convergence delta)")
     integration: Literal["gausslegendre", "riemann_trapezoid", "riemann_middle", "riemann_left",
                          "riemann_right"] = Field("gausslegendre", description="captum's integral approximation")
-    baseline: Literal["zero", "pad", "unk", "mask"] = Field(
-        "zero", description="baseline embedding of every explained token: zero vector (captum's default) or the "
-                            "embedding of the pad/unk/mask token")
+    baseline: Literal["auto", "zero", "pad", "unk", "mask"] = Field(
+        "auto", description="baseline embedding of every explained token: auto (default) = the embedding of the "
+                            "tokenizer's mask token, else its unknown token, else its pad token, else zero; or one of "
+                            "them explicitly (zero = captum's default, a poor start for RMS-normalised models: their "
+                            "output barely changes along most of the path, see docs/faithfulness.md)")
     word_aggregation: Literal["sum", "mean", "max"] = _WORDS
     examples_per_call: int | None = Field(None, ge=1, description="examples attributed together in one captum "
                                                                   "call (default: the run's batch size)")
@@ -55,8 +57,9 @@ class GradientConfig(InputXGradientConfig):
 
 
 class PerturbationConfig(AttributionConfig):
-    baseline: Literal["zero", "pad", "unk", "mask"] = Field(
-        "zero", description="embedding that replaces a removed word's tokens (zero vector or a special token's)")
+    baseline: Literal["auto", "zero", "pad", "unk", "mask"] = Field(
+        "auto", description="embedding that replaces a removed word's tokens: auto (default) = the mask token's, "
+                            "else the unknown token's, else the pad token's, else zero; or one of them explicitly")
 
 
 class ShapleyConfig(PerturbationConfig):
