@@ -81,7 +81,7 @@ def planted_model(seed: int = 0, steps: int = 150) -> LanguageModel:
         answers = torch.tensor([tokenizer.convert_tokens_to_ids(LETTER[ex.target["label"]]) for ex in train])
         opt = torch.optim.Adam(hf.parameters(), lr=3e-3)
         hf.train()
-        for step in range(steps):
+        for _step in range(steps):
             idx = torch.randint(0, len(train), (32,))
             ids, mask = lm._pad([encoded[i] for i in idx.tolist()])
             pos = (mask.cumsum(-1) - 1).clamp(min=0)
