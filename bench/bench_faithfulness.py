@@ -62,7 +62,7 @@ def captum_one_by_one(model, exs, method: str, steps: int) -> list[list[float]]:
         variants = [_variants(model.tokenizer, c) for c in item.letters]
         j = pred["target"]["index"]
 
-        def forward(input_ids=None, inputs_embeds=None):
+        def forward(input_ids=None, inputs_embeds=None, variants=variants, j=j):
             logits = model.hf(input_ids=input_ids, inputs_embeds=inputs_embeds, use_cache=False).logits[:, -1]
             lp = torch.log_softmax(logits.float(), -1)
             scores = torch.stack([torch.logsumexp(lp[:, v], -1) for v in variants], -1)

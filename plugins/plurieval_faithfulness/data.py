@@ -88,6 +88,7 @@ class ESNLIHighlights(Dataset):
     def load(self, split: str | None = None) -> list[Example]:
         folder, self.is_sample = data_path(self.config.data_dir, "litex", marker=ESNLI_FILE, sample=SAMPLE,
                                            what="faithfulness e-SNLI items")
+        self.is_sample = self.is_sample or Path(folder).resolve() == SAMPLE.resolve()
         self.folder = folder
         rows = _dataset("litex", {"data_dir": str(folder), "sources": ["esnli"]}).load()
         examples = esnli_pairs(rows, self.config.rationale)
