@@ -87,3 +87,23 @@ def test_integrated_gradients_completeness_on_the_planted_model(planted):
     preds = explain("integrated-gradients", model, items[:2], steps=256, baseline="zero")
     total = sum(sum(p.extra["attribution"]) for p in preds)
     assert abs(preds[0].extra["convergence_delta_total"]) < 0.01 * abs(total)
+
+
+def test_a_prompt_item_is_explained_for_its_first_generated_token(planted):
+    # No options: the target is the model's greedy first answer token; p(y|·) is that token's
+    # probability over the whole vocabulary, and the metrics query it the same way.
+    from plurieval.api import Example
+
+    model, _ = planted
+    item = Example("p1", {"prompt": "Premise: the dog zorp sits Hypothesis: a cat"}, {"label": None, "rationale": None})
+    (pred,) = explain("integrated-gradients", model, [item])
+    target = pred.extra["target"]
+    assert target["kind"] == "token" and target["token_id"] == int(model.next_token_logprobs([item.input["prompt"]])[0].argmax())
+    assert len(pred.extra["attribution"]) == 8 and len(pred.distribution) == 1
+    dicts = [pred.to_dict()]
+    metric = get_host().get("metric", "tau_loo").create({})
+    attach_queries(metric, "tau_loo", dicts, [item.target], MetricContext(model=model, examples=[item]))
+    record = dicts[0]["queries"]["tau_loo"]
+    assert len(record["masks"]) == 8 and all(len(o) == 1 for o in record["outputs"])
+    value = metric.score_examples(dicts, [item.target])[0]
+    assert value is None or -1.0 <= value <= 1.0
