@@ -195,6 +195,8 @@ class RecordedMetric(Metric[C], ABC):
     """
 
     QUERIES: ClassVar[str] = "queries"
+    # It scores the whole prediction dict: that is where its records live.
+    input: ClassVar[str] = "prediction"
 
     def query_settings(self) -> dict[str, Any]:
         """What identifies a record of this metric: its class and every config field (override

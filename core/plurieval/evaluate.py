@@ -6,8 +6,8 @@ the recorded predictions → summary with bootstrap confidence intervals (``plur
 optionally per group (a metadata field such as the source dataset) and for baselines.
 
 Metrics say what they consume with a class attribute ``input`` ("distribution", "scores",
-"text", "label", "prediction" = the whole prediction dict; default "distribution"); the benchmark says how to turn a recorded row into
-that input with ``prediction_input``/``reference_input``. A metric for which no example has an
+"text", "label", "prediction" = the whole prediction dict; default "distribution"); the
+benchmark says how to turn a recorded row into that input with ``prediction_input``/``reference_input``. A metric for which no example has an
 input (a label metric on a text-generating method) is skipped and listed under
 ``skipped_metrics`` rather than failing the run.
 
