@@ -173,3 +173,12 @@ def test_plurieval_score_recomputes_a_recorded_metric_from_a_file(tmp_path):
     assert out["score"] == pytest.approx(0.5)
     with pytest.raises(DataError, match="no recorded queries"):
         score_file(get_host(), "aopc_comprehensiveness", path, [])  # recorded under ferret, asked for eraser
+
+
+def test_recorded_spec_must_query_the_model():
+    from plurieval.api import MetricSpec
+
+    with pytest.raises(ValueError, match="recorded=True is for metrics that query the model"):
+        MetricSpec(name="x", factory="m:f", recorded=True)
+    spec = get_host().get("metric", "tau_loo")
+    assert spec.recorded and spec.offline and "masks" in spec.describe()["jsonl_form"]
