@@ -101,3 +101,20 @@ def test_default_model_one_item(tmp_path):
     assert row["prediction"]["label"] in ("entailment", "neutral", "contradiction")
     assert set(METRICS) <= set(row["scores"])
     assert len(row["prediction"]["extra"]["token_ids"]) >= len(row["prediction"]["extra"]["features"])
+
+
+def test_both_conventions_in_one_run(tmp_path, planted_folder):
+    cfg = build_run_config({"benchmark": {"name": "faithfulness", "params": {"source": "sample", "report": False}},
+                            "model": {"name": f"hf:{planted_folder}", "params": {"dtype": "float32"}},
+                            "method": "random-attribution", "limit": 3, "output_dir": str(tmp_path),
+                            "tracking": {"enabled": False},
+                            "metrics": [{"name": "aopc_comprehensiveness"},
+                                        {"name": "aopc_comprehensiveness", "params": {"convention": "ferret"}}]})
+    out = execute(cfg, get_host())
+    assert set(out.summary["metrics"]) == {"aopc_comprehensiveness", "aopc_comprehensiveness#2"}
+    row = read_jsonl(out.run_dir / "results.jsonl")[0]
+    eraser, ferret = row["prediction"]["queries"]["aopc_comprehensiveness"], row["prediction"]["queries"]["aopc_comprehensiveness#2"]
+    assert len(eraser["masks"]) == 5 and eraser["settings"]["convention"] == "eraser"
+    assert ferret["settings"]["convention"] == "ferret"
+    got = score_file(get_host(), "aopc_comprehensiveness", out.run_dir / "results.jsonl", ["convention=ferret"])
+    assert got["score"] == pytest.approx(out.summary["metrics"]["aopc_comprehensiveness#2"])
