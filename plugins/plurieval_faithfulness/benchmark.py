@@ -88,10 +88,17 @@ class FaithfulnessBenchmark(Benchmark):
         }
         body["num_examples"] = len(examples)
         body["data"] = {"source": examples[0].metadata.get("source"), "rationale": self.config.rationale}
+        curves = aopc_curves(rows)
+        if curves:
+            body["aopc_curves"] = curves
         if self.config.report:
             path = ctx.artifact_path("artifacts/attributions.html")
             path.write_text(render_report(rows, ctx), encoding="utf-8")
             ctx.artifact_written(path, "report")
+            if curves:
+                plot = plot_curves(curves, ctx.artifact_path("plots/aopc.png"),
+                                   f"{ctx.config.method.name if ctx.config.method else ''} · {ctx.config.model.name}")
+                ctx.artifact_written(plot, "plot")
         return body
 
 
@@ -126,3 +133,49 @@ def render_report(rows: list[dict[str, Any]], ctx: Any) -> str:
                      f"<b>{html.escape(str(pred.get('label')))}</b> · gold {html.escape(str((row.get('reference') or {}).get('label')))}"
                      f" · {html.escape(scores_txt)}</div>{' '.join(line)}</div>")
     return "\n".join(parts) + "\n"
+
+
+def aopc_curves(rows: list[dict[str, Any]]) -> dict[str, dict[str, list[float]]]:
+    """Per threshold, the mean over items of p(y|x) − p(y|·) for the recorded AOPC metrics of the
+    ERASER convention (fixed thresholds, so items line up; ERASER's "aopc points"), from the
+    records alone."""
+    out: dict[str, dict[str, list[float]]] = {}
+    for name in ("aopc_comprehensiveness", "aopc_sufficiency"):
+        per_item = []
+        thresholds = None
+        for row in rows:
+            pred = row.get("prediction") or {}
+            record = (pred.get("queries") or {}).get(name)
+            target = ((pred.get("extra") or {}).get("target") or {}).get("index")
+            if not record or record["settings"].get("convention") != "eraser" or target is None:
+                continue
+            thresholds = record["settings"].get("thresholds") or [0.01, 0.05, 0.1, 0.2, 0.5]
+            p0 = pred["distribution"][target]
+            full = "1" * len(record["masks"][0]) if record["masks"] else ""
+            per_item.append([0.0 if m == full else p0 - o[target] for m, o in zip(record["masks"], record["outputs"], strict=True)])
+        if per_item and thresholds and all(len(v) == len(thresholds) for v in per_item):
+            out[name] = {"thresholds": [float(t) for t in thresholds],
+                         "mean_difference": [sum(v[i] for v in per_item) / len(per_item) for i in range(len(thresholds))]}
+    return out
+
+
+def plot_curves(curves: dict[str, dict[str, list[float]]], path: Any, title: str) -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5.5, 3.6))
+    labels = {"aopc_comprehensiveness": "removed: p(y|x) − p(y|x∖r)", "aopc_sufficiency": "kept: p(y|x) − p(y|r)"}
+    for name, curve in curves.items():
+        ax.plot([100 * t for t in curve["thresholds"]], curve["mean_difference"], marker="o", label=labels[name])
+    ax.axhline(0, color="#999", lw=0.8)
+    ax.set_xscale("log")
+    ax.set_xlabel("rationale size (% of the words, ERASER bins)")
+    ax.set_ylabel("mean probability difference")
+    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path

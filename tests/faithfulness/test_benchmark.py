@@ -53,6 +53,10 @@ def test_run_records_every_query_and_scores_come_back_without_the_model(tmp_path
     # artifacts: one safetensors file per item, and the page
     assert len(list((out.run_dir / "artifacts" / "attributions").glob("*.safetensors"))) == 5
     assert "<span" in (out.run_dir / "artifacts" / "attributions.html").read_text()
+    assert (out.run_dir / "plots" / "aopc.png").stat().st_size > 1000
+    curve = summary["aopc_curves"]["aopc_comprehensiveness"]
+    # the mean over bins of the per-bin means is the AOPC itself
+    assert sum(curve["mean_difference"]) / 5 == pytest.approx(summary["metrics"]["aopc_comprehensiveness"])
     # `plurieval score` on the results file gives the run's numbers, with no model anywhere
     for name in ("comprehensiveness", "tau_loo", "token_f1"):
         got = score_file(get_host(), name, out.run_dir / "results.jsonl", [])
