@@ -32,6 +32,7 @@ import contextlib
 import hashlib
 import json
 import re
+import time
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -253,14 +254,18 @@ class AttributionMethod(ExplanationMethod):
         renderer = prompt_renderer() if any(isinstance(ex.input, dict) and "options" in ex.input for ex in examples) else None
         items = [build_item(ex, self.settings(), renderer) for ex in examples]
         batch = run.config.batch_size if run is not None else 8
+        started = time.perf_counter()
         preds = predicted(model, items, batch)
         scores, details = self.attribute(model, items, preds, run, batch)
+        # wall time of prediction + attribution, shared equally by the batch (for speed reports)
+        seconds = (time.perf_counter() - started) / max(1, len(items))
         out = []
         for item, pred, word_scores, detail in zip(items, preds, scores, details, strict=True):
             if len(word_scores) != item.num_features or not all(np.isfinite(word_scores)):
                 raise DataError(f"{self.method_name}: non-finite or mis-sized attribution for {item.example.id}")
             extra = {"item": item.settings.to_dict(), "target": pred["target"], "features": item.features,
-                     "attribution": [float(v) for v in word_scores], "method": self.describe(), **detail}
+                     "attribution": [float(v) for v in word_scores], "method": self.describe(),
+                     "seconds": round(seconds, 4), **detail}
             out.append(Prediction(item.example.id, label=pred["label"], distribution=pred["distribution"], extra=extra))
             if run is not None:
                 self.save_artifact(run, item, extra)

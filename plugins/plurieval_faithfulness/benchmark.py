@@ -86,6 +86,9 @@ class FaithfulnessBenchmark(Benchmark):
             "predicted": dict(Counter(p for p in pred if p)),
             "gold": dict(Counter(g for g in gold if g)),
         }
+        seconds = [((r.get("prediction") or {}).get("extra") or {}).get("seconds") for r in rows]
+        if all(isinstance(v, int | float) for v in seconds):
+            body["explanation_seconds"] = {"total": round(sum(seconds), 2), "per_item": round(sum(seconds) / len(rows), 3)}
         body["num_examples"] = len(examples)
         body["data"] = {"source": examples[0].metadata.get("source"), "rationale": self.config.rationale}
         curves = aopc_curves(rows)
