@@ -118,18 +118,19 @@ def test_a_failing_run_is_recorded_and_the_others_finish(tiny_host, tmp_path):
 
 
 def test_cli_dry_run_lists_the_runs_and_bad_options_fail_clearly(tmp_path):
+    import os
     import subprocess
     import sys
 
     proc = subprocess.run([sys.executable, "-c", "from plurieval.cli import main; main()", "sweep",
                            "polyrefuse", "--methods", "refusal_directon", "--output", str(tmp_path), "--dry-run"],
-                          capture_output=True, text=True, timeout=120)
+                          capture_output=True, text=True, timeout=120, env={**os.environ, "COLUMNS": "250"})
     assert proc.returncode == 2
     assert "method.name: unknown method 'refusal_directon'. Did you mean: refusal_direction" in proc.stderr
     proc = subprocess.run([sys.executable, "-c", "from plurieval.cli import main; main()", "sweep",
                            "clasbench", "--model", "default", "--methods", "diffmean,pca",
                            "--grid", "method.alpha=[4,8]", "--limit", "2", "--output", str(tmp_path), "--dry-run"],
-                          capture_output=True, text=True, timeout=120)
+                          capture_output=True, text=True, timeout=120, env={**os.environ, "COLUMNS": "250"})
     assert proc.returncode == 0, proc.stderr
     assert "4 runs" in proc.stdout and proc.stdout.count("new") == 4
     assert "method=pca, method.alpha=8" in proc.stdout
