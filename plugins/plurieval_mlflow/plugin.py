@@ -53,7 +53,7 @@ def run_started(run: Any) -> None:
                         **({"parent_run_id": sweep.get("parent_run_id")} if sweep else {}))
     journal.append_event(run.run_dir, {"type": "start", "resumed": run.resumed})
     run.manifest["tracking"] = {"backend": "mlflow", "uri": _redact(uri), "experiment": experiment}
-    if uri.startswith(("http://", "https://")):
+    if uri.startswith(("http://", "https://")) and not sweep:  # in a sweep the driver uploads
         from plurieval_mlflow.upload import TrackingUnavailable, check_reachable
 
         try:

@@ -78,35 +78,36 @@ def test_ray_matches_local_byte_for_byte_shared_and_copied(ray_cluster, tiny_hos
 
 
 def test_killing_a_ray_worker_mid_run_ends_in_the_same_results(ray_cluster, tiny_host, local_reference, tmp_path):
-    # delay_s slows each batch so the kill lands mid-run; it changes the run ids (it is part of
-    # the config) but nothing that is computed, so the local reference still applies.
-    settings = [*SETTINGS, "delay_s=0.6"]
-    config = build_sweep_config(sweep_data(benchmark="tiny-echo", model="tiny-test", grid=["alpha=[0,4]"],
-                                           set_=settings, output=tmp_path / "runs", batch_size=2,
-                                           tracking={"enabled": False}, executor={"kind": "ray"}))
     result: dict = {}
     thread = threading.Thread(target=lambda: result.update(outcome=run_sweep(
-        config, tiny_host, quiet=True, executor=RayExecutor(resources=Resources(cpus=1), max_retries=2))))
+        _slow_config(tmp_path / "runs", kind="ray"), tiny_host, quiet=True,
+        executor=RayExecutor(resources=Resources(cpus=1), max_retries=2))))
     thread.start()
-    victim = None
-    deadline = time.monotonic() + 120
-    while victim is None and time.monotonic() < deadline:  # a run that has recorded results, and its pid
+    victim = _kill_a_running_worker(tmp_path / "runs")
+    thread.join(timeout=240)
+    assert not thread.is_alive()
+    _check_resumed(result["outcome"], victim, local_reference)
+
+def _kill_a_running_worker(output: Path, timeout: float = 120) -> dict:
+    """Wait until sweep.json shows a run that has recorded some (not all) results, SIGKILL the
+    process running it (by the pid the worker reported), and return that sweep.json row."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
         time.sleep(0.2)
-        index_path = next((tmp_path / "runs" / "sweeps").glob("*/sweep.json"), None) \
-            if (tmp_path / "runs" / "sweeps").is_dir() else None
+        index_path = next(iter((output / "sweeps").glob("*/sweep.json")), None) if (output / "sweeps").is_dir() else None
         if index_path is None:
             continue
         for row in json.loads(index_path.read_text())["runs"]:
-            results = tmp_path / "runs" / row["run_id"] / "results.jsonl"
-            if row["status"] == "running" and row["worker"].get("pid") and results.is_file() \
+            results = output / row["run_id"] / "results.jsonl"
+            pid = row["worker"].get("pid")
+            if row["status"] == "running" and pid and pid != os.getpid() and results.is_file() \
                     and 0 < len(results.read_bytes().splitlines()) < 6:
-                victim = row
-                break
-    assert victim is not None, "no run got under way"
-    os.kill(victim["worker"]["pid"], signal.SIGKILL)
-    thread.join(timeout=240)
-    assert not thread.is_alive()
-    outcome = result["outcome"]
+                os.kill(pid, signal.SIGKILL)
+                return row
+    raise AssertionError("no run got under way")
+
+
+def _check_resumed(outcome, victim: dict, local_reference: dict) -> None:
     assert [r.status for r in outcome.records] == ["complete", "complete"]
     killed = next(r for r in outcome.records if r.run_id == victim["run_id"])
     assert killed.attempts == 2 and killed.resumed and killed.worker["pid"] != victim["worker"]["pid"]
@@ -114,4 +115,26 @@ def test_killing_a_ray_worker_mid_run_ends_in_the_same_results(ray_cluster, tiny
     assert len(rows) == len({json.loads(line)["key"] for line in rows}) == 6  # nothing lost, nothing twice
     manifest = json.loads((killed.run_dir / "manifest.json").read_text())
     assert manifest["resumed"] is True and manifest["status"] == "complete"
+    # delay_s (which slows each batch so the kill lands mid-run) is part of the config, so the
+    # run ids differ from the reference's; nothing computed does
     assert list(_fingerprint(outcome).values()) == list(local_reference.values())
+
+
+def _slow_config(output: Path, **executor):
+    return build_sweep_config(sweep_data(benchmark="tiny-echo", model="tiny-test", grid=["alpha=[0,4]"],
+                                         set_=[*SETTINGS, "delay_s=0.6"], output=output, batch_size=2,
+                                         tracking={"enabled": False}, executor=executor))
+
+
+def test_a_local_process_pool_resumes_the_runs_of_a_killed_worker(tiny_host, local_reference, tmp_path):
+    from plurieval.sweep.executors import LocalExecutor
+
+    result: dict = {}
+    thread = threading.Thread(target=lambda: result.update(outcome=run_sweep(
+        _slow_config(tmp_path / "runs", workers=2), tiny_host, quiet=True,
+        executor=LocalExecutor(workers=2, host=tiny_host, max_retries=2))))
+    thread.start()
+    victim = _kill_a_running_worker(tmp_path / "runs")
+    thread.join(timeout=240)
+    assert not thread.is_alive()
+    _check_resumed(result["outcome"], victim, local_reference)

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
+import shutil
 import sys
 import time
 from dataclasses import dataclass, field
@@ -152,13 +154,18 @@ def write_index(ctx: SweepContext, status: str, *, comparison: dict[str, Any] | 
         "runs": [r.to_json(ctx.directory) for r in records],
         "comparison": comparison or {},
         "notes": notes or [],
-        "tracking": ctx.data.get("mlflow", {}) if isinstance(ctx.data.get("mlflow"), dict) else {},
+        "tracking": _redacted(ctx.data.get("mlflow")) if isinstance(ctx.data.get("mlflow"), dict) else {},
     }
     path = ctx.directory / "sweep.json"
     tmp = path.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(index, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
     os.replace(tmp, path)
     return index
+
+
+def _redacted(info: dict[str, Any]) -> dict[str, Any]:
+    """Tracking details for sweep.json, without credentials embedded in a URI (user:token@host)."""
+    return {k: re.sub(r"//[^/@]+@", "//***@", v) if isinstance(v, str) else v for k, v in info.items()}
 
 
 def plan_sweep(config: SweepConfig, host: Any) -> SweepPlan:
@@ -273,6 +280,8 @@ def run_sweep(config: SweepConfig, host: Any, *, executor: Executor | None = Non
                             executor=executor, notes=[*notes, f"{type(err).__name__}: {err}"])
         raise
     finally:
+        if force:  # the markers that made each forced run redo itself once (see worker._force_once)
+            shutil.rmtree(Path(config.output_dir) / ".plurieval-forced", ignore_errors=True)
         host.call_each("sweep_finished", sweep=ctx, index=index, error=error)
         if own_executor:
             executor.close()
