@@ -1,6 +1,7 @@
 """The same small sweep under the local executor and on a local Ray cluster, side by side.
 
-Each mode gets its own cold cache and output folder, so every mode computes everything. Times:
+Each mode gets its own output folder and the result cache is off, so every mode computes
+everything (the model is converted once, before any timing, into a private cache dir). Times:
 the whole sweep as a user waits for it (Ray's cluster start included, and also shown apart),
 and per task: the run's own compute time (``summary.json`` ``duration_s``: model load,
 generation, metrics) against the time the driver saw the task take (start event to result), the
@@ -48,6 +49,7 @@ def main() -> None:
     from plurieval.sweep.spec import sweep_data
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-sweep-"))
+    os.environ["PLURIEVAL_CACHE_DIR"] = str(tmp / "cache")  # the converted model; no result cache below
     host = PluginHost(autoload=args.model != "tiny")
     host.add_plugin(tinybench.plugin, name="tinybench", distribution="plurieval-tinybench", version="0.1.0")
     model = "tiny-test" if args.model == "tiny" else args.model
@@ -56,11 +58,10 @@ def main() -> None:
     def config(name: str, kind: str):
         return build_sweep_config(sweep_data(
             benchmark="tiny-echo", model=model, grid=[f"alpha=[{args.alphas}]"], output=tmp / name / "runs",
-            set_=[f"n={args.n}", f"max_new_tokens={args.max_new_tokens}"], tracking={"enabled": False},
+            set_=[f"n={args.n}", f"max_new_tokens={args.max_new_tokens}"], tracking={"enabled": False}, cache=False,
             executor={"kind": kind, "cpus_per_task": 1}))
 
     def timed(name: str, kind: str, make_executor):
-        os.environ["PLURIEVAL_CACHE_DIR"] = str(tmp / name / "cache")  # cold, and this mode's own
         t0 = time.perf_counter()
         executor = make_executor()
         t1 = time.perf_counter()

@@ -49,11 +49,18 @@ def tiny_host():
 
 
 @pytest.fixture(scope="session")
-def ray_cluster():
+def worker_own_cache(tmp_path_factory):
+    """The cache a Ray worker uses when it does not share the driver's (its node's own)."""
+    return tmp_path_factory.mktemp("worker-own-cache")
+
+
+@pytest.fixture(scope="session")
+def ray_cluster(worker_own_cache):
     """A real local Ray cluster (2 CPUs), started once: ~9 s and ~1 GB. Workers find the test
-    plugins through PYTHONPATH, as a real cluster finds installed plugins."""
+    plugins through PYTHONPATH, as a real cluster finds installed plugins, and have a cache
+    folder of their own, as a node that shares no file system with the driver would."""
     ray = pytest.importorskip("ray", reason="the ray extra is not installed (pip install 'plurieval[ray]')")
-    env = {"PYTHONPATH": os.pathsep.join([*map(str, PLUGIN_DIRS), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep),
+    env = {"PLURIEVAL_CACHE_DIR": str(worker_own_cache),"PYTHONPATH": os.pathsep.join([*map(str, PLUGIN_DIRS), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep),
            "OMP_WAIT_POLICY": "PASSIVE", "PLURIEVAL_NO_PROGRESS": "1", "PLURIEVAL_NO_TRACKING": "1",
            "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
     ray.init(num_cpus=2, include_dashboard=False, runtime_env={"env_vars": env}, logging_level="warning",

@@ -44,13 +44,15 @@ def _fingerprint(outcome):
 @pytest.fixture(scope="module")
 def local_reference(tiny_host, tmp_path_factory):
     out = tmp_path_factory.mktemp("local")
-    outcome = run_sweep(_config(out / "runs"), tiny_host, quiet=True)
+    with pytest.MonkeyPatch.context() as mp:  # module-scoped: the per-test private cache is not set yet
+        mp.setenv("PLURIEVAL_CACHE_DIR", str(out / "cache"))
+        outcome = run_sweep(_config(out / "runs"), tiny_host, quiet=True)
     assert [r.status for r in outcome.records] == ["complete", "complete"]
     return _fingerprint(outcome)
 
 
 def test_ray_matches_local_byte_for_byte_shared_and_copied(ray_cluster, tiny_host, local_reference, tmp_path,
-                                                           private_cache):
+                                                           private_cache, worker_own_cache):
     # shared: workers see the output folder and the driver's cache (one machine)
     shared = run_sweep(_config(tmp_path / "shared", kind="ray"), tiny_host, quiet=True,
                        executor=RayExecutor(resources=Resources(cpus=1)))
@@ -71,6 +73,11 @@ def test_ray_matches_local_byte_for_byte_shared_and_copied(ray_cluster, tiny_hos
     assert {r.worker["files"] for r in copied.records} == {"copy"}
     assert {r.worker["cache"] for r in copied.records} == {"private"}
     assert _fingerprint(copied) == local_reference
+    for record in copied.records:  # computed afresh in the workers' own cache, not served from the driver's
+        assert record.summary["cache"]["hits"] == 0 and record.summary["cache"]["misses"] > 0
+    with sqlite3.connect(worker_own_cache / "cache.sqlite") as db:
+        assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        assert db.execute("SELECT COUNT(*) FROM entries WHERE kind = 'generation'").fetchone() == (12,)
     for record in copied.records:  # brought back whole: manifest, plots, artifacts, tracking journal
         manifest = json.loads((record.run_dir / "manifest.json").read_text())
         assert manifest["status"] == "complete" and manifest["run_id"] == record.run_id

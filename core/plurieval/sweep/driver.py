@@ -220,11 +220,10 @@ def run_sweep(config: SweepConfig, host: Any, *, executor: Executor | None = Non
                 todo.append(run)
         write_index(ctx, "running", executor=executor, notes=notes)
         if todo:
-            probes = {"output": write_probe(Path(config.output_dir))}
-            if config.cache:
-                from plurieval.datafiles import cache_root
+            from plurieval.datafiles import cache_root
 
-                probes["cache"] = write_probe(cache_root())
+            # the cache root also holds converted models and downloads: probed even with cache off
+            probes = {"output": write_probe(Path(config.output_dir)), "cache": write_probe(cache_root())}
             recipe = host_recipe(host)
             # --force redoes a run once: a retry after its worker died must resume, not redo again
             nonce = secrets.token_hex(6) if force else None
