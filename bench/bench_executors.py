@@ -8,8 +8,8 @@ generation, metrics) against the time the driver saw the task take (start event 
 difference being the executor's overhead per task. The metrics of every mode are checked to be
 identical. Run it under the shared lock on the 2-core machine:
 
-    flock /work/locks/heavy.lock nice -n 5 .venv/bin/python bench/bench_sweep.py
-    python bench/bench_sweep.py --model tiny        # tiny random model (seconds)
+    flock /work/locks/heavy.lock nice -n 5 .venv/bin/python bench/bench_executors.py
+    python bench/bench_executors.py --model tiny        # tiny random model (seconds)
 
 The planned multi-node figure in docs/scale.md is computed from the per-task times printed here.
 """
