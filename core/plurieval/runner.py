@@ -64,6 +64,17 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+def with_default_method(config: RunConfig, host: Any) -> tuple[RunConfig, dict[str, Any]]:
+    """The config as it runs (a benchmark's ``default_method`` filled in when none is given, which
+    is part of its run id) and its validated components."""
+    components = validate_components(config, host)
+    bench_spec = components["benchmark"][0]
+    if config.method is None and getattr(bench_spec, "default_method", None):
+        config = config.model_copy(update={"method": type(config.benchmark)(name=bench_spec.default_method)})
+        components = validate_components(config, host)
+    return config, components
+
+
 def execute(config: RunConfig, host: Any, *, force: bool = False, sweep: dict[str, Any] | None = None,
             run_root: str | Path | None = None) -> RunOutcome:
     """Run ``config`` (or resume it, or return its summary when it already finished).
@@ -72,11 +83,8 @@ def execute(config: RunConfig, host: Any, *, force: bool = False, sweep: dict[st
     read it as ``run.sweep``. ``run_root`` puts the run directory somewhere other than
     ``config.output_dir`` (a sweep worker that cannot see the output folder stages the run
     locally and ships it back); the config, and so the run id and manifest, stay the same."""
-    components = validate_components(config, host)
+    config, components = with_default_method(config, host)
     bench_spec = components["benchmark"][0]
-    if config.method is None and getattr(bench_spec, "default_method", None):
-        config = config.model_copy(update={"method": type(config.benchmark)(name=bench_spec.default_method)})
-        components = validate_components(config, host)
     if "method" in components:
         method_kind = getattr(components["method"][0], "method_kind", None)
         if method_kind not in bench_spec.method_kinds:

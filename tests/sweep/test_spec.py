@@ -77,3 +77,11 @@ def test_sweep_config_errors_name_the_field():
     with pytest.raises(ConfigError) as err:
         build_sweep_config({"benchmark": "toybench", "grid": {"method.alpha": []}})
     assert "grid axis 'method.alpha' has no values" in str(err.value)
+
+
+def test_no_method_means_the_benchmarks_default_with_its_run_id(host, tmp_path):
+    # clasbench's default method is diffmean: `methods: none` and `diffmean` are the same run,
+    # with the id `plurieval run clasbench` gives it
+    plan = _plan(host, benchmark="clasbench", model="default", methods="none,diffmean", limit=2, output=tmp_path)
+    assert len(plan.runs) == 1 and plan.runs[0].run_id.startswith("clasbench_diffmean_default_")
+    assert plan.runs[0].config.method.name == "diffmean" and len(plan.duplicates) == 1

@@ -35,7 +35,6 @@ from plurieval.config import (
     TrackingConfig,
     apply_overrides,
     build_run_config,
-    validate_components,
 )
 from plurieval.errors import ConfigError, PluriError
 from plurieval.hashing import content_hash, short
@@ -203,7 +202,7 @@ def _ref_dump(ref: ComponentRef | None) -> Any:
 def expand(config: SweepConfig, host: Any) -> SweepPlan:
     """Every run of the sweep, each validated against its components (all problems together,
     each naming its grid point), in a fixed order."""
-    from plurieval.runner import run_id_for
+    from plurieval.runner import run_id_for, with_default_method
 
     runs: list[PlannedRun] = []
     seen: dict[str, PlannedRun] = {}
@@ -226,8 +225,7 @@ def expand(config: SweepConfig, host: Any) -> SweepPlan:
             where = ", ".join(f"{k}={_short(v)}" for k, v in point.items() if v is not None)
             try:
                 apply_overrides(data, [*config.set, *grid_items])
-                run_config = build_run_config(data, source=f"sweep run [{where}]")
-                validate_components(run_config, host)
+                run_config, _ = with_default_method(build_run_config(data, source=f"sweep run [{where}]"), host)
             except ConfigError as err:
                 problems.extend((f"[{where}] {path}", msg) for path, msg in err.problems)
                 continue
