@@ -144,3 +144,22 @@ def test_address_without_the_ray_executor_is_explained():
 
     with pytest.raises(PluriError, match="--address is for the ray executor"):
         make_executor(ExecutorConfig(kind="local", address="auto"), None)
+
+
+def test_cli_sweep_prints_the_comparison_and_exits_1_when_a_run_failed(cli_env, tmp_path):
+    import subprocess
+    import sys
+
+    out = tmp_path / "runs"
+    proc = subprocess.run([sys.executable, "-c", "from plurieval.cli import main; main()", "sweep", "tiny-echo",
+                           "--model", "tiny-test", "--grid", "layer=[1,9]", "--set", "n=4", "--set", "alpha=2",
+                           "--set", "max_new_tokens=2", "--set", "tracking.enabled=false", "--output", str(out)],
+                          capture_output=True, text=True, timeout=300, env=cli_env)
+    assert proc.returncode == 1, proc.stderr
+    # the comparison (stdout) has the run that worked; stderr names the one that failed and how to retry
+    assert proc.stdout.startswith("| Method · model | tiny-echo (byte-diversity) |")
+    assert "(no method) · tiny-llama-seed0 · layer=1" in proc.stdout and "layer=9" not in proc.stdout
+    assert "failed: tiny-echo_none_tiny-test_" in proc.stderr and "blocks.9" in proc.stderr
+    assert "run the same command again to retry them" in proc.stderr
+    (index,) = (out / "sweeps").glob("*/sweep.json")
+    assert json.loads(index.read_text())["counts"] == {"complete": 1, "failed": 1}

@@ -145,3 +145,11 @@ def test_a_local_process_pool_resumes_the_runs_of_a_killed_worker(tiny_host, loc
     thread.join(timeout=240)
     assert not thread.is_alive()
     _check_resumed(result["outcome"], victim, local_reference)
+
+
+def test_gpu_requests_on_a_cluster_without_gpus_stop_before_anything_runs(ray_cluster):
+    from plurieval.errors import PluriError
+
+    with pytest.raises(PluriError, match=r"each run asks for 1.0 GPU but the Ray cluster has none"):
+        RayExecutor(resources=Resources(cpus=1, gpus=1))
+    assert RayExecutor(resources=Resources(cpus=1)).slots == 2  # 2 CPUs, 1 per run
