@@ -68,16 +68,3 @@ def ray_cluster(worker_own_cache):
     yield ray
     ray.shutdown()
 
-
-@pytest.fixture
-def cli_env(tmp_path, private_cache):
-    """Environment for the real ``plurieval`` CLI in a subprocess, with the tinybench test plugin
-    installed as a distribution (a .dist-info with its entry point on PYTHONPATH)."""
-    site = tmp_path / "site"
-    dist = site / "plurieval_tinybench-0.1.0.dist-info"
-    dist.mkdir(parents=True)
-    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: plurieval-tinybench\nVersion: 0.1.0\n")
-    (dist / "entry_points.txt").write_text("[plurieval]\ntinybench = tinybench.plugin\n")
-    return {**os.environ, "PYTHONPATH": os.pathsep.join([str(site), str(TESTS / "tracking")]),
-            "PLURIEVAL_CACHE_DIR": str(private_cache), "PLURIEVAL_LOAD_PLUGINS": "tinybench",
-            "PLURIEVAL_NO_PROGRESS": "1", "OMP_NUM_THREADS": "1", "COLUMNS": "250"}

@@ -1,6 +1,7 @@
-"""Sweeps on the local executor: sweep.json indexes every run directory, the comparison is the
-one ``leaderboard compare`` shows for the same runs, a second start reuses everything, failed
-runs are recorded without stopping the others, and observers see the sweep in order."""
+"""Sweeps on the local executor and the ``sweep`` command: sweep.json indexes every run
+directory, the comparison is the one ``leaderboard compare`` shows for the same runs, a second
+start reuses everything, a failed run is recorded without stopping the others (exit 1), and
+observers see the sweep in order."""
 
 from __future__ import annotations
 
@@ -101,40 +102,30 @@ def test_local_sweep_indexes_runs_and_compares_them_like_the_leaderboard(toy_hos
     assert (again.directory / "comparison.md").read_text() == sweep_table
 
 
-def test_a_failing_run_is_recorded_and_the_others_finish(tiny_host, tmp_path):
-    # layer 9 does not exist in the tiny model: that run fails when it fits its direction
-    config = build_sweep_config(sweep_data(benchmark="tiny-echo", model="tiny-test", grid=["layer=[1,9]"],
-                                           set_=["n=4", "alpha=2", "max_new_tokens=2"], output=tmp_path / "runs",
-                                           tracking={"enabled": False}))
-    outcome = run_sweep(config, tiny_host, quiet=True)
-    ok, bad = outcome.records
-    assert ok.status == "complete" and (ok.run_dir / "summary.json").is_file()
-    assert bad.status == "failed" and bad.failure == "task" and "blocks.9" in bad.error
-    index = json.loads((outcome.directory / "sweep.json").read_text())
-    assert index["status"] == "failed" and index["counts"] == {"complete": 1, "failed": 1}
-    assert index["runs"][1]["error"] == bad.error
-    manifest = json.loads((bad.run_dir / "manifest.json").read_text())
-    assert manifest["status"] == "failed"
+def _cli(host, *args):
+    """The real ``plurieval`` app in this process (no new interpreter), with ``host``."""
+    from typer.testing import CliRunner
+
+    from plurieval.cli import app
+    from plurieval.host import get_host, use_host
+
+    previous = get_host()
+    use_host(host)
+    try:
+        return CliRunner().invoke(app, list(args), env={"COLUMNS": "250"})
+    finally:
+        use_host(previous)
 
 
-def test_cli_dry_run_lists_the_runs_and_bad_options_fail_clearly(tmp_path):
-    import os
-    import subprocess
-    import sys
-
-    proc = subprocess.run([sys.executable, "-c", "from plurieval.cli import main; main()", "sweep",
-                           "polyrefuse", "--methods", "refusal_directon", "--output", str(tmp_path), "--dry-run"],
-                          capture_output=True, text=True, timeout=120, env={**os.environ, "COLUMNS": "250"})
-    assert proc.returncode == 2
-    assert "method.name: unknown method 'refusal_directon'. Did you mean: refusal_direction" in proc.stderr
-    proc = subprocess.run([sys.executable, "-c", "from plurieval.cli import main; main()", "sweep",
-                           "clasbench", "--model", "default", "--methods", "diffmean,pca",
-                           "--grid", "method.alpha=[4,8]", "--limit", "2", "--output", str(tmp_path), "--dry-run"],
-                          capture_output=True, text=True, timeout=120, env={**os.environ, "COLUMNS": "250"})
-    assert proc.returncode == 0, proc.stderr
-    assert "4 runs" in proc.stdout and proc.stdout.count("new") == 4
-    assert "method=pca, method.alpha=8" in proc.stdout
-    assert not (tmp_path / "sweeps").exists() or not any((tmp_path / "sweeps").iterdir())
+def test_cli_dry_run_lists_the_runs_and_bad_options_fail_clearly(host, tmp_path):
+    result = _cli(host, "sweep", "polyrefuse", "--methods", "refusal_directon", "--output", str(tmp_path), "--dry-run")
+    assert "method.name: unknown method 'refusal_directon'. Did you mean: refusal_direction" in str(result.exception)
+    result = _cli(host, "sweep", "clasbench", "--model", "default", "--methods", "diffmean,pca",
+                  "--grid", "method.alpha=[4,8]", "--limit", "2", "--output", str(tmp_path), "--dry-run")
+    assert result.exit_code == 0, result.output
+    assert "4 runs" in result.stdout and result.stdout.count("new") == 4
+    assert "method=pca, method.alpha=8" in result.stdout
+    assert not (tmp_path / "sweeps").exists()  # a dry run writes nothing
 
 
 def test_address_without_the_ray_executor_is_explained():
@@ -146,20 +137,21 @@ def test_address_without_the_ray_executor_is_explained():
         make_executor(ExecutorConfig(kind="local", address="auto"), None)
 
 
-def test_cli_sweep_prints_the_comparison_and_exits_1_when_a_run_failed(cli_env, tmp_path):
-    import subprocess
-    import sys
-
+def test_cli_sweep_prints_the_comparison_and_exits_1_when_a_run_failed(tiny_host, tmp_path):
     out = tmp_path / "runs"
-    proc = subprocess.run([sys.executable, "-c", "from plurieval.cli import main; main()", "sweep", "tiny-echo",
-                           "--model", "tiny-test", "--grid", "layer=[1,9]", "--set", "n=4", "--set", "alpha=2",
-                           "--set", "max_new_tokens=2", "--set", "tracking.enabled=false", "--output", str(out)],
-                          capture_output=True, text=True, timeout=300, env=cli_env)
-    assert proc.returncode == 1, proc.stderr
+    result = _cli(tiny_host, "sweep", "tiny-echo", "--model", "tiny-test", "--grid", "layer=[1,9]", "--set", "n=4",
+                  "--set", "alpha=2", "--set", "max_new_tokens=2", "--set", "tracking.enabled=false",
+                  "--output", str(out))
+    assert result.exit_code == 1, result.output
     # the comparison (stdout) has the run that worked; stderr names the one that failed and how to retry
-    assert proc.stdout.startswith("| Method · model | tiny-echo (byte-diversity) |")
-    assert "(no method) · tiny-llama-seed0 · layer=1" in proc.stdout and "layer=9" not in proc.stdout
-    assert "failed: tiny-echo_none_tiny-test_" in proc.stderr and "blocks.9" in proc.stderr
-    assert "run the same command again to retry them" in proc.stderr
-    (index,) = (out / "sweeps").glob("*/sweep.json")
-    assert json.loads(index.read_text())["counts"] == {"complete": 1, "failed": 1}
+    assert result.stdout.startswith("| Method · model | tiny-echo (byte-diversity) |")
+    assert "(no method) · tiny-llama-seed0 · layer=1" in result.stdout and "layer=9" not in result.stdout
+    assert "failed: tiny-echo_none_tiny-test_" in result.stderr and "blocks.9" in result.stderr
+    assert "run the same command again to retry them" in result.stderr
+    (index_path,) = (out / "sweeps").glob("*/sweep.json")
+    index = json.loads(index_path.read_text())
+    assert index["status"] == "failed" and index["counts"] == {"complete": 1, "failed": 1}
+    ok, bad = index["runs"]
+    assert ok["status"] == "complete" and (index_path.parent / ok["run_dir"] / "summary.json").is_file()
+    assert bad["status"] == "failed" and bad["failure"] == "task" and "blocks.9" in bad["error"]
+    assert json.loads((index_path.parent / bad["run_dir"] / "manifest.json").read_text())["status"] == "failed"
