@@ -71,6 +71,7 @@ class SweepContext:
     runs: list[PlannedRun]
     records: dict[str, SweepRecord]
     data: dict[str, Any] = field(default_factory=dict)
+    slots: int | None = None  # runs the executor runs at once
 
     @property
     def output_dir(self) -> Path:
@@ -136,7 +137,7 @@ def _say(message: str) -> None:
 
 
 def write_index(ctx: SweepContext, status: str, *, comparison: dict[str, Any] | None = None,
-                executor: Executor | None = None, notes: list[str] | None = None) -> dict[str, Any]:
+                notes: list[str] | None = None) -> dict[str, Any]:
     records = [ctx.records[r.run_id] for r in ctx.runs]
     counts: dict[str, int] = {}
     for r in records:
@@ -148,7 +149,7 @@ def write_index(ctx: SweepContext, status: str, *, comparison: dict[str, Any] | 
         "updated_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "output_dir": str(Path(ctx.config.output_dir).resolve()),
         "config": describe_config(ctx.config),
-        "executor": {"kind": ctx.config.executor.kind, **({"slots": executor.slots} if executor else {}),
+        "executor": {"kind": ctx.config.executor.kind, "slots": ctx.slots,
                      "threads_per_task": ctx.config.executor.threads},
         "counts": counts,
         "runs": [r.to_json(ctx.directory) for r in records],
@@ -199,12 +200,13 @@ def run_sweep(config: SweepConfig, host: Any, *, executor: Executor | None = Non
     quiet = bool(os.environ.get("PLURIEVAL_NO_PROGRESS")) if quiet is None else quiet
     own_executor = executor is None
     executor = executor or make_executor(config.executor, host)
-    progress = _Progress(len(plan.runs), executor.slots, quiet)
+    ctx.slots = executor.slots
+    progress = _Progress(len(plan.runs), ctx.slots, quiet)
     done = 0
     error: BaseException | None = None
     index: dict[str, Any] = {}
     try:
-        write_index(ctx, "running", executor=executor, notes=notes)
+        write_index(ctx, "running", notes=notes)
         host.call_each("sweep_started", sweep=ctx)
         todo: list[PlannedRun] = []
         for run in plan.runs:
@@ -218,7 +220,7 @@ def run_sweep(config: SweepConfig, host: Any, *, executor: Executor | None = Non
                 host.call_each("sweep_run_finished", sweep=ctx, record=record)
             else:
                 todo.append(run)
-        write_index(ctx, "running", executor=executor, notes=notes)
+        write_index(ctx, "running", notes=notes)
         if todo:
             from plurieval.datafiles import cache_root
 
@@ -242,17 +244,17 @@ def run_sweep(config: SweepConfig, host: Any, *, executor: Executor | None = Non
                 progress.tick(records)
                 if time.monotonic() - last_write[0] >= 1.0:
                     last_write[0] = time.monotonic()
-                    write_index(ctx, "running", executor=executor, notes=notes)
+                    write_index(ctx, "running", notes=notes)
                 else:  # a new worker pid must reach sweep.json promptly (people and tests watch it)
                     if event.get("type") == "started":
-                        write_index(ctx, "running", executor=executor, notes=notes)
+                        write_index(ctx, "running", notes=notes)
 
             for outcome in executor.run(tasks, on_event):
                 record = records[outcome.key]
                 _collect(record, outcome)
                 done += 1
                 progress.finished(record, done)
-                write_index(ctx, "running", executor=executor, notes=notes)
+                write_index(ctx, "running", notes=notes)
                 host.call_each("sweep_run_finished", sweep=ctx, record=record)
         complete = [records[r.run_id] for r in plan.runs if records[r.run_id].status == "complete"]
         comparison: dict[str, Any] = {}
@@ -267,8 +269,7 @@ def run_sweep(config: SweepConfig, host: Any, *, executor: Executor | None = Non
                 comparison["table"] = comparison_markdown(result.comparison)
             notes.extend(f"not in the comparison: {line}" for line in result.skipped)
         failed = [r for r in records.values() if r.status != "complete"]
-        index = write_index(ctx, "failed" if failed else "complete", comparison=comparison, executor=executor,
-                            notes=notes)
+        index = write_index(ctx, "failed" if failed else "complete", comparison=comparison, notes=notes)
     except BaseException as err:
         error = err
         executor.cancel()
@@ -276,7 +277,7 @@ def run_sweep(config: SweepConfig, host: Any, *, executor: Executor | None = Non
             if record.status == "running":
                 record.status, record.error = "pending", "interrupted; run the sweep again to resume it"
         index = write_index(ctx, "interrupted" if isinstance(err, KeyboardInterrupt) else "failed",
-                            executor=executor, notes=[*notes, f"{type(err).__name__}: {err}"])
+                            notes=[*notes, f"{type(err).__name__}: {err}"])
         raise
     finally:
         if force:  # the markers that made each forced run redo itself once (see worker._force_once)
