@@ -155,3 +155,31 @@ def test_cli_sweep_prints_the_comparison_and_exits_1_when_a_run_failed(tiny_host
     assert ok["status"] == "complete" and (index_path.parent / ok["run_dir"] / "summary.json").is_file()
     assert bad["status"] == "failed" and bad["failure"] == "task" and "blocks.9" in bad["error"]
     assert json.loads((index_path.parent / bad["run_dir"] / "manifest.json").read_text())["status"] == "failed"
+
+
+class StopAfterFirstRun:
+    """Interrupts the driver (as Ctrl-C would) once the first run is in."""
+
+    @hookimpl
+    def sweep_run_finished(self, sweep, record):
+        raise KeyboardInterrupt
+
+
+def test_an_interrupted_sweep_says_so_and_the_same_sweep_continues_it(toy_host, tmp_path):
+    config = build_sweep_config(sweep_data(benchmark="toybench", model="toy-model", methods="toy-skill",
+                                           grid=["method.skill=[0.2,0.5,0.9]"], output=tmp_path / "runs",
+                                           tracking={"enabled": False}))
+    toy_host.add_plugin(StopAfterFirstRun(), name="stopper")
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            run_sweep(config, toy_host, boards_root=tmp_path, quiet=True)
+    finally:
+        toy_host.pm.unregister(name="stopper")
+        del toy_host.plugins["stopper"]
+    (index_path,) = (tmp_path / "runs" / "sweeps").glob("*/sweep.json")
+    index = json.loads(index_path.read_text())
+    assert index["status"] == "interrupted" and index["counts"] == {"complete": 1, "pending": 2}
+    outcome = run_sweep(config, toy_host, boards_root=tmp_path, quiet=True)
+    assert [(r.status, r.reused) for r in outcome.records] == [("complete", True), ("complete", False),
+                                                               ("complete", False)]
+    assert json.loads(index_path.read_text())["status"] == "complete"
