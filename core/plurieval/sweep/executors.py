@@ -9,7 +9,8 @@ executor one task per unit, keyed ``RUN-ID/UNIT``.
 
 - ``LocalExecutor(workers=1)``: in this process, one task after another (no start-up cost);
   ``workers=N``: a pool of N spawned processes. A pool process that dies (killed, out of memory)
-  fails only the tasks it was running; they are started again, up to ``max_retries`` times.
+  breaks the pool; the tasks that were under way are started again in a fresh pool, up to
+  ``max_retries`` times (a run resumes from its results file).
 - ``RayExecutor``: Ray tasks with per-task CPU/GPU/memory requests. Ray restarts a task whose
   worker process or node died (``max_retries``); errors raised by the run itself are not retried,
   since they would fail again. Events travel through a small actor the driver drains.
