@@ -234,6 +234,8 @@ def run_sweep(config: SweepConfig, host: Any, *, executor: Executor | None = Non
 
             def on_event(key: str, event: dict[str, Any]) -> None:
                 record = records[key]
+                if record.status in ("complete", "failed"):  # an event that arrived after the result
+                    return
                 if event.get("type") == "started":
                     record.status = "running"
                     record.attempts = event.get("attempt", record.attempts + 1)
@@ -289,9 +291,11 @@ def run_sweep(config: SweepConfig, host: Any, *, executor: Executor | None = Non
 
 
 def _collect(record: SweepRecord, outcome: TaskOutcome) -> None:
-    record.attempts = max(record.attempts, outcome.attempts)
+    record.attempts = max(record.attempts, outcome.attempts, 1)
     if record.started_at is not None:
         record.duration_s = round(time.time() - record.started_at, 3)
+    elif outcome.value and outcome.value.get("seconds") is not None:  # its start event never came
+        record.duration_s = outcome.value["seconds"]
     if not outcome.ok or outcome.value is None:
         record.status, record.error, record.failure = "failed", outcome.error, outcome.failure
         return

@@ -285,7 +285,7 @@ class RayExecutor:
         try:
             while self._pending:
                 ready, _ = ray.wait(list(self._pending), num_returns=1, timeout=0.5)
-                relay()
+                relay()  # events first: a finished task's start event is usually in by now
                 for ref in ready:
                     task = self._pending.pop(ref)
                     tries = max(1, starts.get(task.key, 1))

@@ -223,6 +223,7 @@ def run_task(payload: dict[str, Any], report: Report, host: Any = None) -> dict[
     """Execute one run of a sweep. ``host`` is given by the in-process executor; other workers
     build theirs from ``payload["host"]``. Returns the summary and, when this worker cannot
     write into the output folder, the run directory's files."""
+    began = time.monotonic()
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch is imported (see docs/models.md)
     from plurieval.config import RunConfig
     from plurieval.runner import execute
@@ -259,6 +260,7 @@ def run_task(payload: dict[str, Any], report: Report, host: Any = None) -> dict[
     if stage is not None:
         result["files"] = collect_files(outcome.run_dir)
         shutil.rmtree(outcome.run_dir, ignore_errors=True)  # the driver has it now
+    result["seconds"] = round(time.monotonic() - began, 3)
     return result
 
 
