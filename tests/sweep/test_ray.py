@@ -129,7 +129,7 @@ def _check_resumed(outcome, victim: dict, local_reference: dict) -> None:
 
 def _slow_config(output: Path, **executor):
     return build_sweep_config(sweep_data(benchmark="tiny-echo", model="tiny-test", grid=["alpha=[0,4]"],
-                                         set_=[*SETTINGS, "delay_s=0.6"], output=output, batch_size=2,
+                                         set_=[*SETTINGS, "delay_s=1.0"], output=output, batch_size=2,
                                          tracking={"enabled": False}, executor=executor))
 
 

@@ -266,6 +266,9 @@ class RayExecutor:
         from ray.exceptions import RayError, RayTaskError, TaskCancelledError
 
         sink = ray.remote(num_cpus=0)(_EventSink).remote()
+        # Wait until the sink's process is up: until then every report would queue behind its start,
+        # and a quick run would finish before the driver heard that it started.
+        ray.get(sink.drain.remote())
         options: dict[str, Any] = {"num_cpus": self.resources.cpus, "num_gpus": self.resources.gpus,
                                    "max_retries": self.max_retries, "retry_exceptions": False}
         if self.resources.memory_bytes:
