@@ -67,6 +67,7 @@ def main() -> None:
         t1 = time.perf_counter()
         outcome = run_sweep(config(name, kind), host, executor=executor, quiet=True)
         t2 = time.perf_counter()
+        slots = executor.slots
         executor.close()
         assert not outcome.failed, [r.error for r in outcome.failed]
         index = json.loads((outcome.directory / "sweep.json").read_text())
@@ -74,7 +75,7 @@ def main() -> None:
         seen = [row["duration_s"] for row in index["runs"]]
         metrics = [json.dumps(r.summary["metrics"], sort_keys=True) for r in outcome.records]
         return {"name": name, "start": t1 - t0, "sweep": t2 - t1, "total": t2 - t0, "compute": compute,
-                "seen": seen, "metrics": metrics, "slots": executor.slots}
+                "seen": seen, "metrics": metrics, "slots": slots}
 
     ray_env = {"env_vars": {"PYTHONPATH": str(TINYBENCH), "OMP_WAIT_POLICY": "PASSIVE",
                             "PLURIEVAL_NO_PROGRESS": "1", "PLURIEVAL_NO_TRACKING": "1"}}
