@@ -69,11 +69,3 @@ def ray_cluster(worker_own_cache):
     ray.shutdown()
 
 
-
-def pytest_sessionfinish(session, exitstatus):  # TEMPORARY (not committed): heavy jobs in the same lock hold
-    import subprocess
-
-    flag = Path("/tmp/ray-run-heavy")
-    if flag.exists():
-        flag.unlink()
-        subprocess.run(["/tmp/ray-heavy.sh"], stdout=open("/tmp/ray-heavy.log", "w"), stderr=subprocess.STDOUT)
