@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from plurieval.api import CommaList
+from plurieval.api import CommaList, DegenerateConfig
 
 
 class SplitConfig(BaseModel):
@@ -65,6 +65,9 @@ class LanguageControlConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
     identifier: str | None = Field(None, description="language_identifier resource (default: the default one, py3langid)")
     identifier_params: dict[str, Any] = Field(default_factory=dict)
+    degenerate_check: bool = Field(True, description="degenerate text (plurieval.text.degenerate, with the target's script "
+                                                     "rule) never counts as in the target language")
+    degenerate: DegenerateConfig = Field(default_factory=DegenerateConfig)
 
 
 class RelevanceConfig(BaseModel):
@@ -81,6 +84,9 @@ class RelevanceConfig(BaseModel):
     judge: str | None = Field(None, description="judge resource name (default: 'hf-judge')")
     judge_model: str | None = Field(None, description="HF hub id or local folder of the judge model (mode=judge)")
     judge_max_new_tokens: int = Field(8, ge=1)
+    degenerate_check: bool = Field(True, description="degenerate text (plurieval.text.degenerate) scores 0, whatever "
+                                                     "the proxy or judge says")
+    degenerate: DegenerateConfig = Field(default_factory=DegenerateConfig)
 
 
 class SteeringScoreConfig(BaseModel):
