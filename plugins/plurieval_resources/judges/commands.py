@@ -121,6 +121,8 @@ def validate_cmd(
     resamples: Annotated[int, typer.Option(help="bootstrap resamples")] = 1000,
     seed: Annotated[int, typer.Option(help="bootstrap seed")] = 0,
     as_json: Annotated[bool, typer.Option("--json", help="print the report as JSON (with per-row verdicts)")] = False,
+    verdicts: Annotated[Path | None, typer.Option(help="use verdicts recorded by `plurieval judge run` instead of "
+                                                       "running the judge (model judges: no model needed)")] = None,
 ) -> None:
     """Run JUDGE on the labelled validation set and report Cohen's κ (quadratic-weighted for 0/1/2
     relevance), exact agreement, the confusion matrix and the bias of the mean, with bootstrap CIs,
@@ -141,11 +143,41 @@ def validate_cmd(
     from .catalogue import get_judge
     from .validate import validate
 
-    report = validate(get_judge(judge, _params(set_)), get_host(), split=split, resamples=resamples, seed=seed)
+    report = validate(get_judge(judge, _params(set_)), get_host(), split=split, resamples=resamples, seed=seed,
+                      verdicts=verdicts)
     if as_json:
         print(json.dumps(_json_safe(report), indent=2, ensure_ascii=False))
     else:
         print_report(report)
+
+
+@app.command("run")
+def run_cmd(
+    judge: Annotated[str, typer.Argument(help="judge name (`plurieval judge list`)")],
+    output: Annotated[Path, typer.Option(help="JSONL to write: one {judge, params, id, verdict, reply} per row")],
+    rows: Annotated[Path | None, typer.Option(help="rows file (default: the shipped validation set of the judge's task)")] = None,
+    set_: Annotated[list[str] | None, typer.Option("--set", help="judge/metric param key=value, repeatable")] = None,
+    limit: Annotated[int | None, typer.Option(help="only the first N rows")] = None,
+) -> None:
+    """Run a judge on every row (labelled or not, both parts) and record its verdicts and, for a
+    model judge, its raw replies, so agreement can be recomputed later without the model
+    (`plurieval judge validate JUDGE --verdicts FILE`)."""
+    from plurieval.api import get_host
+
+    from .catalogue import TASKS, get_judge
+    from .dataset import load, read_rows
+    from .validate import run_judge
+
+    j = get_judge(judge, _params(set_))
+    task = TASKS[j.task]["file"]
+    items = read_rows(rows, task) if rows else load(task, "all", labelled=False)
+    items = items[:limit] if limit else items
+    verdicts, replies = run_judge(j, items, get_host())
+    with open(output, "w", encoding="utf-8") as fh:
+        for i, (r, v) in enumerate(zip(items, verdicts, strict=True)):
+            fh.write(json.dumps({"judge": j.name, "params": j.params, "id": r.id, "verdict": v,
+                                 **({"reply": replies[i]} if replies else {})}, ensure_ascii=False) + "\n")
+    typer.echo(f"wrote {len(items)} verdicts of {j.name} to {output}")
 
 
 @app.command("table")
@@ -235,3 +267,30 @@ def rescore_cmd(
     changes = rescore_clasbench(source, output, get_host())
     print_changes(changes)
     typer.echo(f"re-scored run: {output}")
+
+
+@app.command("calibrate")
+def calibrate_cmd(
+    max_bias: Annotated[float, typer.Option(help="largest |bias of the mean| (J points) a chosen proxy may have")] = 5.0,
+    as_json: Annotated[bool, typer.Option("--json", help="print the result as JSON")] = False,
+) -> None:
+    """Choose the degenerate-detector thresholds and the relevance proxy's cut points on the
+    calibration part of the labelled set (never the held-out part); prints the choice. The
+    defaults in the configs were set from this command's output."""
+    from plurieval.api import get_host
+
+    from .calibrate import calibrate
+
+    result = calibrate(get_host(), max_bias=max_bias)
+    if as_json:
+        print(json.dumps(_json_safe(result), indent=2))
+        return
+    c = result["chosen"]
+    typer.echo(f"calibration part: {result['n']} CLaS-Bench outputs")
+    typer.echo(f"detector: {json.dumps(c['detector'])} (fluency exact agreement {c['fluency_exact_agreement']:.3f})")
+    r = c["relevance"]
+    typer.echo(f"relevance proxy + detector: low={r['low']}, high={r['high']} (exact agreement "
+               f"{r['exact_agreement']:.3f}, bias {r['bias']:+.1f} J points)")
+    u = result["proxy_without_detector"]
+    typer.echo(f"proxy alone at its best: low={u['low']}, high={u['high']} (exact agreement {u['exact_agreement']:.3f}, "
+               f"bias {u['bias']:+.1f})")

@@ -1,0 +1,77 @@
+"""Choose the detector thresholds and the proxy's cut points on the *calibration* part only
+(``plurieval judge calibrate``); the held-out part is never read here.
+
+1. Degenerate-text detector: a small grid over its repetition and diversity thresholds; each
+   setting is scored by the exact agreement of the two judges that use it (fluency: LID ==
+   target and not degenerate; relevance: degenerate → 0, else the proxy at its best cut points),
+   summed. Ties go to the setting nearer the documented defaults (listed first).
+2. Relevance proxy: every (low, high) cut point pair on a 0.005 grid; the pair with the highest
+   exact agreement among those whose |bias of the mean| is at most ``max_bias`` J points (else
+   the smallest bias).
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+import numpy as np
+
+from plurieval.api import DegenerateConfig, MetricContext, Resources, is_degenerate
+
+from .dataset import load
+
+DETECTOR_GRID = {
+    "min_compression_ratio": [0.3, 0.25, 0.35, 0.4],
+    "max_repeated_ngram_share": [0.5, 0.3, 0.4, 0.6],
+    "min_char_entropy": [2.0, 2.5, 3.0],
+}
+CUTS = np.round(np.arange(0.70, 0.95, 0.005), 3)
+
+
+def best_cuts(sims: np.ndarray, labels: np.ndarray, gate: np.ndarray, max_bias: float) -> dict[str, Any]:
+    """Best (low, high) for ``judge = 0 if gate else (0 if s < low else 1 if s < high else 2)``."""
+    best: dict[str, Any] | None = None
+    for i, low in enumerate(CUTS):
+        for high in CUTS[i:]:
+            judged = np.where(gate, 0, np.where(sims < low, 0, np.where(sims < high, 1, 2)))
+            agree = float((judged == labels).mean())
+            bias = float(50.0 * (judged.mean() - labels.mean()))
+            key = (abs(bias) <= max_bias, agree, -abs(bias))
+            if best is None or key > best["key"]:
+                best = {"key": key, "low": float(low), "high": float(high), "exact_agreement": agree, "bias": bias}
+    assert best is not None
+    best.pop("key")
+    return best
+
+
+def calibrate(host: Any, *, max_bias: float = 5.0) -> dict[str, Any]:
+    rows = load("clasbench", "calibration")
+    outputs = [r.output for r in rows]
+    rel = np.array([r.labels.relevance for r in rows])
+    fluent = np.array([int(r.labels.fluent) for r in rows])
+    resources = Resources(host)
+    lid = resources.get("language_identifier")
+    detected = lid.detect(outputs)
+    relevance = host.get("metric", "relevance").create({"mode": "embedding", "degenerate_check": False})
+    relevance.score_examples(outputs, [{"question": r.question} for r in rows], MetricContext(resources=resources))
+    sims = np.array(relevance.similarities)
+    empty = np.array([not o.strip() for o in outputs])
+    results = []
+    names = list(DETECTOR_GRID)
+    for values in itertools.product(*(DETECTOR_GRID[n] for n in names)):
+        cfg = DegenerateConfig(**dict(zip(names, values, strict=True)))
+        gate = np.array([is_degenerate(o, None, cfg) for o in outputs]) | empty
+        flu = np.array([int(d == r.target and not is_degenerate(o, r.target, cfg))
+                        for d, r, o in zip(detected, rows, outputs, strict=True)])
+        cuts = best_cuts(sims, rel, gate, max_bias)
+        results.append({"detector": dict(zip(names, values, strict=True)),
+                        "fluency_exact_agreement": float((flu == fluent).mean()),
+                        "relevance": cuts, "score": float((flu == fluent).mean()) + cuts["exact_agreement"]})
+    chosen = max(results, key=lambda r: r["score"])  # max keeps the first of equals: the defaults come first
+    ungated = best_cuts(sims, rel, empty, max_bias)
+    return {"n": len(rows), "split": "calibration", "chosen": chosen, "proxy_without_detector": ungated,
+            "top": sorted(results, key=lambda r: -r["score"])[:5]}
+
+
+__all__ = ["CUTS", "DETECTOR_GRID", "best_cuts", "calibrate"]
