@@ -176,6 +176,11 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time names resolve lazil
         ResourceSpec,
     )
     from plurieval.stats import with_ci
+    from plurieval.steering.activations import ActivationSet, collect_language_activations
+    from plurieval.steering.directions import cosine_matrix, diff_mean, direction_for
+    from plurieval.steering.lape import select_language_neurons
+    from plurieval.steering.prompting import PromptRewrite
+    from plurieval.steering.sae import feature_direction, select_features, train_sae
     from plurieval.text.degenerate import (
         DegenerateConfig,
         DegenerateVerdict,
@@ -183,8 +188,3 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time names resolve lazil
         is_degenerate,
         text_features,
     )
-    from plurieval.steering.activations import ActivationSet, collect_language_activations
-    from plurieval.steering.directions import cosine_matrix, diff_mean, direction_for
-    from plurieval.steering.lape import select_language_neurons
-    from plurieval.steering.prompting import PromptRewrite
-    from plurieval.steering.sae import feature_direction, select_features, train_sae

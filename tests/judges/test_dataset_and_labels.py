@@ -21,7 +21,7 @@ def test_split_is_seeded_stratified_and_depends_only_on_the_keys():
     assert one == assign_splits(list(reversed(keys)), list(reversed(strata)), seed=19)   # order does not matter
     assert one != assign_splits(keys, strata, seed=20)
     for s, n in (("a", 10), ("b", 21), ("c", 9)):
-        held = sum(one[k] == "heldout" for k, t in zip(keys, strata) if t == s)
+        held = sum(one[k] == "heldout" for k, t in zip(keys, strata, strict=True) if t == s)
         assert held == int(0.5 * n + 0.5)                                                 # half of every stratum
 
 

@@ -104,7 +104,7 @@ def print_report(report: dict[str, Any]) -> None:
     groups = report.get("per_group") or {}
     if groups:
         g = Table(show_edge=False, title=f"per {report['group_by']}", title_justify="left")
-        for col in (report["group_by"], "n", kappa, "exact agreement", f"labels → judge", "bias"):
+        for col in (report["group_by"], "n", kappa, "exact agreement", "labels → judge", "bias"):
             g.add_column(col, justify="right" if col != report["group_by"] else "left")
         for name, rep in groups.items():
             g.add_row(name, str(rep["n"]), _ci(rep["kappa"]), _ci(rep["exact_agreement"]),
