@@ -14,7 +14,7 @@ Grouped by what a plugin author does with them:
 - config helpers: ``CommaList``;
 - data helpers: ``data_path``, ``download``, ``read_jsonl``, ``content_hash``, ``file_hash``;
 - statistics: ``with_ci``;
-- text checks: ``check_degenerate``, ``is_degenerate``, ``DegenerateConfig`` (degenerate-text detector);
+- text checks: ``check_degenerate``, ``is_degenerate``, ``DegenerateConfig`` (degenerate-text detector), ``strip_echo``;
 - explanation-loop helpers: ``run_explanation_benchmark``, ``choice_logprobs``, ``generate_texts``;
 - the model layer: ``LanguageModel``, ``Generation``, loaders, interventions;
 - steering math: ``direction_for``, ``diff_mean``, activations, LAPE, SAE, prompt rewrites;
@@ -72,6 +72,7 @@ _EXPORTS: dict[str, str] = {
     "check_degenerate": "plurieval.text.degenerate",
     "is_degenerate": "plurieval.text.degenerate",
     "text_features": "plurieval.text.degenerate",
+    "strip_echo": "plurieval.text.echo",
     # explanation loop and its model helpers
     "run_explanation_benchmark": "plurieval.evaluate",
     "choice_logprobs": "plurieval.evaluate",
@@ -188,3 +189,4 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time names resolve lazil
         is_degenerate,
         text_features,
     )
+    from plurieval.text.echo import strip_echo

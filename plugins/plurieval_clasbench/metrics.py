@@ -21,7 +21,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from plurieval.api import Metric, MetricContext, PluriError, is_degenerate
+from plurieval.api import Metric, MetricContext, PluriError, is_degenerate, strip_echo
 
 from .config import LanguageControlConfig, RelevanceConfig, SteeringScoreConfig
 
@@ -110,6 +110,8 @@ class Relevance(Metric):
         if cfg.low > cfg.high:
             raise PluriError(f"relevance thresholds must satisfy low <= high (got low={cfg.low}, high={cfg.high})")
         emb = _resources(context).get("embedder", cfg.embedder, cfg.embedder_params)
+        if cfg.echo_check:  # a repeated question is as close to the question as text gets, and no answer
+            outputs = [strip_echo(o, q) for o, q in zip(outputs, questions, strict=True)]
         a = np.asarray(emb.encode([o if o.strip() else " " for o in outputs]))
         b = np.asarray(emb.encode(questions))
         sims = (a * b).sum(1)

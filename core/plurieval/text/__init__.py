@@ -9,6 +9,7 @@ from plurieval.text.degenerate import (
     scripts_for,
     text_features,
 )
+from plurieval.text.echo import strip_echo
 
 __all__ = ["DegenerateConfig", "DegenerateVerdict", "check_degenerate", "is_degenerate", "script_of",
-           "scripts_for", "text_features"]
+           "scripts_for", "strip_echo", "text_features"]

@@ -84,16 +84,16 @@ class DegenerateConfig(BaseModel):
     min_content_share: float | None = Field(
         0.5, ge=0, le=1, description="letters+digits below this share of non-space characters → 'symbols'")
     min_compression_ratio: float | None = Field(
-        0.3, ge=0, le=2, description="zlib-compressed/raw UTF-8 size below this → 'repetition' (loops compress well)")
+        0.4, ge=0, le=2, description="zlib-compressed/raw UTF-8 size below this → 'repetition' (loops compress well)")
     compression_min_bytes: int = Field(80, ge=1, description="texts shorter than this (UTF-8 bytes) skip the compression rule")
     max_repeated_ngram_share: float | None = Field(
-        0.5, ge=0, le=1, description="share of word n-grams already seen earlier in the text above this → 'repetition'")
+        0.2, ge=0, le=1, description="share of word n-grams already seen earlier in the text above this → 'repetition'")
     max_char_run: int | None = Field(
         10, ge=1, description="a run of one non-space character longer than this → 'repetition'")
     ngram: int = Field(3, ge=1, description="n of the repeated-n-gram rule (words; characters in unspaced scripts)")
     ngram_min_units: int = Field(8, ge=1, description="texts with fewer units skip the repeated-n-gram rule")
     min_char_entropy: float | None = Field(
-        2.0, ge=0, description="Shannon entropy (bits) of the character distribution below this → 'low_diversity'")
+        2.5, ge=0, description="Shannon entropy (bits) of the character distribution below this → 'low_diversity'")
     entropy_min_chars: int = Field(12, ge=1, description="texts with fewer non-space characters skip the entropy rule")
     min_script_share: float | None = Field(
         0.5, ge=0, le=1, description="with a language: share of letters in that language's script below this → "

@@ -22,11 +22,11 @@ from plurieval.api import DegenerateConfig, MetricContext, Resources, is_degener
 from .dataset import load
 
 DETECTOR_GRID = {
-    "min_compression_ratio": [0.3, 0.25, 0.35, 0.4],
-    "max_repeated_ngram_share": [0.5, 0.3, 0.4, 0.6],
-    "min_char_entropy": [2.0, 2.5, 3.0],
+    "min_compression_ratio": [0.4, 0.3, 0.35, 0.45],
+    "max_repeated_ngram_share": [0.3, 0.2, 0.4, 0.5],
+    "min_char_entropy": [2.5, 2.0, 3.0],
 }
-CUTS = np.round(np.arange(0.70, 0.95, 0.005), 3)
+CUTS = np.round(np.arange(0.70, 1.0, 0.005), 3)
 
 
 def best_cuts(sims: np.ndarray, labels: np.ndarray, gate: np.ndarray, max_bias: float) -> dict[str, Any]:
