@@ -108,3 +108,18 @@ def test_recorded_smollm2_verdicts_are_what_the_model_says(host):
     judge = JUDGES["relevance-smollm2"]
     now, replies = run_judge(judge, rows, host)
     assert now == read_verdicts(DATA_DIR / "verdicts" / "relevance-smollm2.jsonl", judge, rows)
+
+
+def test_shipped_defaults_are_what_calibration_chooses(host):
+    # The defaults were set from `plurieval judge calibrate` (calibration part only); if the set
+    # or the search changes, this says the defaults must follow.
+    from plurieval.api import DegenerateConfig
+    from plurieval_clasbench.config import RelevanceConfig
+    from plurieval_resources.judges.calibrate import calibrate
+
+    result = calibrate(host)
+    chosen = result["chosen"]
+    defaults = DegenerateConfig()
+    assert {k: getattr(defaults, k) for k in chosen["detector"]} == chosen["detector"]
+    rel = RelevanceConfig()
+    assert (rel.low, rel.high) == (chosen["relevance"]["low"], chosen["relevance"]["high"])
