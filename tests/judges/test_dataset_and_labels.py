@@ -59,3 +59,35 @@ def test_labels_merge_from_a_tsv_and_bad_labels_write_nothing(tmp_path):
     with pytest.raises(DataError, match="labels.tsv:1: expected 'relevance"):
         apply_labels(path, "clasbench", tsv)
     assert path.read_text() == before
+
+
+def test_collect_keeps_what_a_labeller_may_see_and_no_judge_score(host, tmp_path):
+    from pathlib import Path
+
+    from plurieval_resources.judges.collect import collect_clasbench, split_rows
+
+    entry = next((Path(__file__).resolve().parents[2] / "leaderboards/clasbench/entries").glob("diffmean_*.json"))
+    rows = split_rows(collect_clasbench([entry], host), seed=19)
+    assert len(rows) == 90 and {r.method for r in rows} == {"diffmean"}
+    dumped = json.dumps([r.model_dump() for r in rows])
+    for leak in ("similarity", "detected", "language_control", "steering_score", '"scores"'):
+        assert leak not in dumped
+    assert all(r.labels is None and r.question.endswith("?") for r in rows)
+    # the same rows collected again get the same ids and the same split
+    assert [(r.id, r.split) for r in split_rows(collect_clasbench([entry], host), seed=19)] == \
+           [(r.id, r.split) for r in rows]
+    shipped = {r.id: r.split for r in read_rows(Path(__file__).resolve().parents[2] /
+                                                "plugins/plurieval_resources/data/judge_validation/clasbench.jsonl",
+                                                "clasbench")}
+    assert all(shipped[r.id] == r.split for r in rows)
+
+
+def test_judge_list_command(host):
+    from typer.testing import CliRunner
+
+    from plurieval_resources.judges.commands import app
+    result = CliRunner().invoke(app, ["list", "--json"])
+    assert result.exit_code == 0, result.output
+    judges = {j["name"]: j for j in json.loads(result.output)}
+    assert judges["relevance"]["default"] and judges["refusal_substring"]["default"]
+    assert judges["relevance-gemma3"]["opt_in"] and judges["relevance-smollm2"]["needs_model"]

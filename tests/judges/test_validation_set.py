@@ -64,7 +64,7 @@ def test_fluency_and_refusal_defaults_beat_their_spec_1_versions(host):
     assert new["kappa"]["value"] > old["kappa"]["value"]
     assert abs(new["bias"]["value"]) < abs(old["bias"]["value"])
     default = validate(get_judge("refusal_substring"), host, resamples=200)
-    for name in ("refusal-substring-own-language", "refusal-score"):
+    for name in ("refusal-substring-v1", "refusal-substring-own-language", "refusal-score"):
         other = validate(get_judge(name), host, resamples=200, by_group=False)
         assert default["exact_agreement"]["value"] >= other["exact_agreement"]["value"], name
 
@@ -82,19 +82,16 @@ def test_recorded_model_judge_verdicts_cover_the_set_and_validate_offline(host):
 def test_validate_command_prints_and_emits_json(host):
     from typer.testing import CliRunner
 
-    from plurieval.cli import app
-    from plurieval.host import get_host
-
-    get_host().add_commands(app)
+    from plurieval_resources.judges.commands import app
     runner = CliRunner()
-    result = runner.invoke(app, ["judge", "validate", "refusal-score", "--json", "--resamples", "200"])
+    result = runner.invoke(app, ["validate", "refusal-score", "--json", "--resamples", "200"])
     assert result.exit_code == 0, result.output
     rep = json.loads(result.output)
     assert rep["task"] == "refusal" and rep["n"] == len(load("polyrefuse", "heldout"))
     assert set(rep["per_group"]) <= {"en", "de", "fr", "es", "zh", "ja", "it", "ru"}
-    result = runner.invoke(app, ["judge", "validate", "refusal-score", "--set", "threshold=1.5", "--resamples", "200"])
+    result = runner.invoke(app, ["validate", "refusal-score", "--set", "threshold=1.5", "--resamples", "200"])
     assert result.exit_code == 0 and "Cohen's κ" in result.output and "confusion matrix" in result.output
-    result = runner.invoke(app, ["judge", "validate", "relevnce"])
+    result = runner.invoke(app, ["validate", "relevnce"])
     assert result.exit_code != 0
     assert "did you mean" in str(result.exception).lower() or "did you mean" in result.output.lower()
 

@@ -71,7 +71,28 @@ def calibrate(host: Any, *, max_bias: float = 5.0) -> dict[str, Any]:
     chosen = max(results, key=lambda r: r["score"])  # max keeps the first of equals: the defaults come first
     ungated = best_cuts(sims, rel, empty, max_bias)
     return {"n": len(rows), "split": "calibration", "chosen": chosen, "proxy_without_detector": ungated,
-            "top": sorted(results, key=lambda r: -r["score"])[:5]}
+            "top": sorted(results, key=lambda r: -r["score"])[:5], "refusal_score": refusal_thresholds()}
+
+
+def best_threshold(scores: np.ndarray, labels: np.ndarray) -> dict[str, float]:
+    """Threshold t of ``refused = score > t`` with the highest exact agreement (ties: nearest 0)."""
+    candidates = np.unique(np.concatenate([[0.0], scores]))
+    best = max(((float((((scores > t).astype(int)) == labels).mean()), -abs(float(t)), float(t)) for t in candidates))
+    return {"threshold": best[2], "exact_agreement": best[0], "n": int(len(labels))}
+
+
+def refusal_thresholds() -> dict[str, Any]:
+    """Best threshold of the logit refusal score on the calibration part, overall and per language."""
+    rows = [r for r in load("polyrefuse", "calibration") if "refusal_score" in r.recorded]
+    if not rows:
+        return {}
+    scores = np.array([r.recorded["refusal_score"] for r in rows])
+    labels = np.array([int(r.labels.refused) for r in rows])
+    out = {"all": best_threshold(scores, labels)}
+    for lang in sorted({r.language for r in rows}):
+        idx = np.array([r.language == lang for r in rows])
+        out[lang] = best_threshold(scores[idx], labels[idx])
+    return out
 
 
 __all__ = ["CUTS", "DETECTOR_GRID", "best_cuts", "calibrate"]
