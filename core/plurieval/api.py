@@ -72,6 +72,7 @@ _EXPORTS: dict[str, str] = {
     "check_degenerate": "plurieval.text.degenerate",
     "is_degenerate": "plurieval.text.degenerate",
     "text_features": "plurieval.text.degenerate",
+    "verdict_from_features": "plurieval.text.degenerate",
     "strip_echo": "plurieval.text.echo",
     # explanation loop and its model helpers
     "run_explanation_benchmark": "plurieval.evaluate",
@@ -188,5 +189,6 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time names resolve lazil
         check_degenerate,
         is_degenerate,
         text_features,
+        verdict_from_features,
     )
     from plurieval.text.echo import strip_echo

@@ -202,7 +202,13 @@ def text_features(text: str, language: str | None = None, config: DegenerateConf
 def check_degenerate(text: str, language: str | None = None, config: DegenerateConfig | None = None) -> DegenerateVerdict:
     """Is ``text`` degenerate? With ``language`` (ISO 639-1) the script rule applies too."""
     cfg = config or DegenerateConfig()
-    f = text_features(text, language, cfg)
+    return verdict_from_features(text_features(text, language, cfg), cfg)
+
+
+def verdict_from_features(f: dict[str, Any], config: DegenerateConfig | None = None) -> DegenerateVerdict:
+    """The verdict for features measured by ``text_features`` (threshold searches measure once
+    and try many thresholds; the measuring fields of the config must be the same)."""
+    cfg = config or DegenerateConfig()
     reasons = []
     if cfg.min_content_chars is not None and f["content_chars"] < cfg.min_content_chars:
         reasons.append("no_content")
@@ -229,4 +235,4 @@ def is_degenerate(text: str, language: str | None = None, config: DegenerateConf
 
 
 __all__ = ["DegenerateConfig", "DegenerateVerdict", "check_degenerate", "is_degenerate", "script_of", "scripts_for",
-           "text_features"]
+           "text_features", "verdict_from_features"]

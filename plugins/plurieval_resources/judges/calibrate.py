@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from plurieval.api import DegenerateConfig, MetricContext, Resources, is_degenerate
+from plurieval.api import DegenerateConfig, MetricContext, Resources, text_features, verdict_from_features
 
 from .dataset import load
 
@@ -30,19 +30,21 @@ CUTS = np.round(np.arange(0.70, 1.0, 0.005), 3)
 
 
 def best_cuts(sims: np.ndarray, labels: np.ndarray, gate: np.ndarray, max_bias: float) -> dict[str, Any]:
-    """Best (low, high) for ``judge = 0 if gate else (0 if s < low else 1 if s < high else 2)``."""
-    best: dict[str, Any] | None = None
-    for i, low in enumerate(CUTS):
-        for high in CUTS[i:]:
-            judged = np.where(gate, 0, np.where(sims < low, 0, np.where(sims < high, 1, 2)))
-            agree = float((judged == labels).mean())
-            bias = float(50.0 * (judged.mean() - labels.mean()))
-            key = (abs(bias) <= max_bias, agree, -abs(bias))
-            if best is None or key > best["key"]:
-                best = {"key": key, "low": float(low), "high": float(high), "exact_agreement": agree, "bias": bias}
-    assert best is not None
-    best.pop("key")
-    return best
+    """Best (low, high) for ``judge = 0 if gate else (0 if s < low else 1 if s < high else 2)``:
+    the highest exact agreement among pairs with |bias| <= ``max_bias`` (else all pairs), ties
+    to the smaller |bias|, then to the first pair in grid order."""
+    lo, hi = np.triu_indices(len(CUTS))
+    low, high = CUTS[lo][:, None], CUTS[hi][:, None]
+    s = sims[None, :]
+    judged = np.where(gate[None, :], 0, np.where(s < low, 0, np.where(s < high, 1, 2)))  # [pairs, n]
+    agree = (judged == labels[None, :]).mean(axis=1)
+    bias = 50.0 * (judged.mean(axis=1) - labels.mean())
+    ok = np.abs(bias) <= max_bias
+    pool = np.flatnonzero(ok) if ok.any() else np.arange(len(agree))
+    order = np.lexsort((np.arange(len(pool)), np.abs(bias[pool]), -agree[pool]))
+    k = pool[order[0]]
+    return {"low": float(CUTS[lo[k]]), "high": float(CUTS[hi[k]]), "exact_agreement": float(agree[k]),
+            "bias": float(bias[k])}
 
 
 def calibrate(host: Any, *, max_bias: float = 5.0) -> dict[str, Any]:
@@ -59,11 +61,13 @@ def calibrate(host: Any, *, max_bias: float = 5.0) -> dict[str, Any]:
     empty = np.array([not o.strip() for o in outputs])
     results = []
     names = list(DETECTOR_GRID)
+    plain = [text_features(o) for o in outputs]  # measured once; the grid only moves thresholds
+    scripted = [text_features(o, r.target) for o, r in zip(outputs, rows, strict=True)]
     for values in itertools.product(*(DETECTOR_GRID[n] for n in names)):
         cfg = DegenerateConfig(**dict(zip(names, values, strict=True)))
-        gate = np.array([is_degenerate(o, None, cfg) for o in outputs]) | empty
-        flu = np.array([int(d == r.target and not is_degenerate(o, r.target, cfg))
-                        for d, r, o in zip(detected, rows, outputs, strict=True)])
+        gate = np.array([verdict_from_features(f, cfg).degenerate for f in plain]) | empty
+        flu = np.array([int(d == r.target and not verdict_from_features(f, cfg).degenerate)
+                        for d, r, f in zip(detected, rows, scripted, strict=True)])
         cuts = best_cuts(sims, rel, gate, max_bias)
         results.append({"detector": dict(zip(names, values, strict=True)),
                         "fluency_exact_agreement": float((flu == fluent).mean()),
