@@ -81,7 +81,7 @@ def calibrate(host: Any, *, max_bias: float = 5.0) -> dict[str, Any]:
 def best_threshold(scores: np.ndarray, labels: np.ndarray) -> dict[str, float]:
     """Threshold t of ``refused = score > t`` with the highest exact agreement (ties: nearest 0)."""
     candidates = np.unique(np.concatenate([[0.0], scores]))
-    best = max(((float((((scores > t).astype(int)) == labels).mean()), -abs(float(t)), float(t)) for t in candidates))
+    best = max((float((((scores > t).astype(int)) == labels).mean()), -abs(float(t)), float(t)) for t in candidates)
     return {"threshold": best[2], "exact_agreement": best[0], "n": int(len(labels))}
 
 

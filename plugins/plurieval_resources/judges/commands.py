@@ -186,25 +186,32 @@ def table_cmd(
                                              "installed)")] = "",
     split: Annotated[str, typer.Option(help="heldout, calibration or all")] = "heldout",
     output: Annotated[Path | None, typer.Option(help="also write the reports as JSON here")] = None,
+    live: Annotated[bool, typer.Option("--live", help="run model judges now instead of using their shipped verdicts")] = False,
 ) -> None:
-    """The agreement table of several judges as Markdown (what docs/judges.md shows)."""
+    """The agreement table of several judges as Markdown (what docs/judges.md shows). Model
+    judges use the verdicts shipped beside the set (recorded by `plurieval judge run`) unless --live."""
     from plurieval.api import PluriError, get_host
 
     from .catalogue import JUDGES, get_judge
+    from .dataset import DATA_DIR
     from .validate import validate
 
     names = [n.strip() for n in judges.split(",") if n.strip()] or list(JUDGES)
     host = get_host()
     reports = []
     for name in names:
+        judge = get_judge(name)
+        recorded = DATA_DIR / "verdicts" / f"{name}.jsonl"
+        use = recorded if judge.needs_model and recorded.is_file() and not live else None
         try:
-            reports.append(validate(get_judge(name), host, split=split))
+            reports.append(validate(judge, host, split=split, verdicts=use))
         except PluriError as err:
             typer.echo(f"skipped {name}: {err}", err=True)
     print("| task | judge | n | κ [95% CI] | exact agreement | mean labels → judge | bias |")
     print("|---|---|---:|---|---|---|---|")
     for r in reports:
-        print(f"| {r['task']} | `{r['judge']}` | {r['n']} | {_ci(r['kappa'])} | {_ci(r['exact_agreement'])} | "
+        mark = " (recorded)" if r["verdicts_from"] != "computed now" else ""
+        print(f"| {r['task']} | `{r['judge']}`{mark} | {r['n']} | {_ci(r['kappa'])} | {_ci(r['exact_agreement'])} | "
               f"{r['mean_labels']:.1f} → {r['mean_judge']:.1f} | {_ci(r['bias'], 1)} |")
     if output:
         output.write_text(json.dumps(_json_safe(reports), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
