@@ -74,8 +74,6 @@ JUDGES: dict[str, Judge] = {j.name: j for j in (
     Judge("relevance-smollm2", "relevance",
           "the default model (SmolLM2-135M-Instruct) as LLM judge: CLaS JUDGE_PROMPT via the hf-judge resource",
           metric="relevance", params={"mode": "judge", "judge_model": "default", "degenerate_check": False}),
-    Judge("relevance-smollm2-detector", "relevance", "SmolLM2-135M-Instruct as judge, degenerate text → 0",
-          metric="relevance", params={"mode": "judge", "judge_model": "default", "degenerate_check": True}),
     Judge("relevance-gemma3", "relevance",
           "opt-in Gemma-3-270M (base) as LLM judge, CLaS JUDGE_PROMPT via hf-judge",
           metric="relevance", params={"mode": "judge", "judge_model": "gemma3-270m", "degenerate_check": False},
