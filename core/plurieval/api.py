@@ -9,11 +9,13 @@ Grouped by what a plugin author does with them:
 
 - the contract: ``hookimpl``, the spec records, ``NoConfig``;
 - the domain model: ``Dataset``, ``Example``, ``SteeringMethod``, ``ExplanationMethod``,
-  ``Metric``, ``Benchmark``, ...;
+  ``Metric``, ``RecordedMetric`` (model in the loop, recomputable from its recorded queries),
+  ``Benchmark``, ...;
 - errors to raise: ``PluriError``, ``DataError``, ``ConfigError``;
 - config helpers: ``CommaList``;
 - data helpers: ``data_path``, ``download``, ``read_jsonl``, ``content_hash``, ``file_hash``;
 - statistics: ``with_ci``;
+- text checks: ``check_degenerate``, ``is_degenerate``, ``DegenerateConfig`` (degenerate-text detector), ``strip_echo``;
 - explanation-loop helpers: ``run_explanation_benchmark``, ``choice_logprobs``, ``generate_texts``;
 - the model layer: ``LanguageModel``, ``Generation``, loaders, interventions;
 - steering math: ``direction_for``, ``diff_mean``, activations, LAPE, SAE, prompt rewrites;
@@ -48,7 +50,9 @@ _EXPORTS: dict[str, str] = {
     "MetricContext": "plurieval.components",
     "MetricResult": "plurieval.components",
     "Prediction": "plurieval.components",
+    "RecordedMetric": "plurieval.components",
     "SteeringMethod": "plurieval.components",
+    "attach_queries": "plurieval.components",
     # errors
     "PluriError": "plurieval.errors",
     "DataError": "plurieval.errors",
@@ -65,6 +69,14 @@ _EXPORTS: dict[str, str] = {
     "short_hash": "plurieval.hashing:short",
     # statistics
     "with_ci": "plurieval.stats",
+    # text checks shared by generation metrics (pure Python)
+    "DegenerateConfig": "plurieval.text.degenerate",
+    "DegenerateVerdict": "plurieval.text.degenerate",
+    "check_degenerate": "plurieval.text.degenerate",
+    "is_degenerate": "plurieval.text.degenerate",
+    "text_features": "plurieval.text.degenerate",
+    "verdict_from_features": "plurieval.text.degenerate",
+    "strip_echo": "plurieval.text.echo",
     # explanation loop and its model helpers
     "run_explanation_benchmark": "plurieval.evaluate",
     "choice_logprobs": "plurieval.evaluate",
@@ -136,7 +148,9 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time names resolve lazil
         MetricContext,
         MetricResult,
         Prediction,
+        RecordedMetric,
         SteeringMethod,
+        attach_queries,
     )
     from plurieval.config import CommaList, apply_overrides, build_run_config, load_config_file, split_assignment
     from plurieval.datafiles import download
@@ -174,3 +188,12 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time names resolve lazil
     from plurieval.steering.lape import select_language_neurons
     from plurieval.steering.prompting import PromptRewrite
     from plurieval.steering.sae import feature_direction, select_features, train_sae
+    from plurieval.text.degenerate import (
+        DegenerateConfig,
+        DegenerateVerdict,
+        check_degenerate,
+        is_degenerate,
+        text_features,
+        verdict_from_features,
+    )
+    from plurieval.text.echo import strip_echo

@@ -167,6 +167,8 @@ def spec_for(reference: str, params: Mapping[str, Any] | None = None) -> Evaluat
         version=f"{evaluate.__version__}+{_module_hash(loaded)}", description=description,
         license=info.license or None, citation=(info.citation or "").strip() or None,
         higher_is_better=bool(direction), package="evaluate", plugin="evaluate",
+        jsonl_form='{"prediction": ..., "reference": ...}  (one prediction and one reference as the module\'s '
+                   'compute() takes them, e.g. labels)',
     )
 
 
@@ -231,7 +233,7 @@ class EvaluateStyleMetric:
     module_type: ClassVar[str] = "metric"
 
     def __init__(self, spec: MetricSpec, params: Mapping[str, Any]):
-        if spec.needs:
+        if not spec.offline:
             raise PluriError(f"metric {spec.name!r} needs the {' and '.join(sorted(spec.needs))} under evaluation; "
                              "it can only be computed inside `plurieval run`")
         self.spec, self.params = spec, dict(params)

@@ -168,11 +168,17 @@ class MethodSpec(ComponentSpec):
 @dataclass(frozen=True, kw_only=True)
 class MetricSpec(ComponentSpec):
     """``needs``: what the metric asks the runner for besides predictions and references
-    ("model", "method"); ``higher_is_better`` orders leaderboards."""
+    ("model", "method"); ``higher_is_better`` orders leaderboards. ``recorded``: a
+    model-in-the-loop metric (a ``RecordedMetric``) whose queries are recorded per example, so
+    ``plurieval score`` and leaderboard validation recompute it without the model.
+    ``jsonl_form``: what one line of ``plurieval score METRIC FILE`` (or a results row) holds
+    for this metric, printed by ``plurieval show``."""
 
     kind: ClassVar[Kind] = "metric"
     needs: frozenset[str] = frozenset()
     higher_is_better: bool = True
+    recorded: bool = False
+    jsonl_form: str = ""
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -180,9 +186,22 @@ class MetricSpec(ComponentSpec):
         unknown = self.needs - {"model", "method"}
         if unknown:
             raise ValueError(f"metric {self.name!r}: unknown needs {sorted(unknown)}")
+        if self.recorded and "model" not in self.needs:
+            raise ValueError(f"metric {self.name!r}: recorded=True is for metrics that query the model "
+                             f"(needs={{'model'}})")
+
+    @property
+    def offline(self) -> bool:
+        """Can it be scored from a file alone (no model, no method)?"""
+        return not self.needs or self.recorded
 
     def _extra(self) -> dict[str, Any]:
-        return {"needs": sorted(self.needs), "higher_is_better": self.higher_is_better}
+        out: dict[str, Any] = {"needs": sorted(self.needs), "higher_is_better": self.higher_is_better}
+        if self.recorded:
+            out["recorded"] = True
+        if self.jsonl_form:
+            out["jsonl_form"] = self.jsonl_form
+        return out
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -233,7 +233,8 @@ def _check_rescored(rows: list[dict[str, Any]], board: BoardSpec, host: Any, pro
     Recomputing aggregates from stored per-example scores catches an edited summary, but not
     edited per-example scores with a matching summary and hash; scoring the predictions again
     does. Metrics that need the model under evaluation (``needs``) cannot be re-scored offline
-    and rely on re-running (``plurieval rerun``)."""
+    and rely on re-running (``plurieval rerun``), unless they record their queries
+    (``MetricSpec.recorded``): those are re-scored from the records in each prediction."""
     from plurieval.components import MetricContext
     from plurieval.resources import Resources
 
@@ -243,7 +244,7 @@ def _check_rescored(rows: list[dict[str, Any]], board: BoardSpec, host: Any, pro
         if not bm.rescore:
             continue
         spec, metric = build_metric(host, board, bm.name)
-        if spec.needs:
+        if not getattr(spec, "offline", not spec.needs):
             continue
         lacking = [r["key"] for r in ordered if "prediction" not in r or "reference" not in r]
         if lacking:
