@@ -17,6 +17,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before anything can impor
 
 import typer  # noqa: E402
 from rich.console import Console  # noqa: E402
+from rich.markup import escape  # noqa: E402
 from rich.table import Table  # noqa: E402
 
 from plurieval.errors import PluriError  # noqa: E402
@@ -118,6 +119,8 @@ def show(
         try:
             found.append(host.get(k, name))
         except PluriError:
+            if k == "metric" and name.startswith("evaluate:"):  # a module that failed to load: say why
+                raise
             continue
     if not found:
         from plurieval.errors import UnknownComponentError
@@ -132,7 +135,7 @@ def show(
         console.print(f"[bold]{spec.name}[/] ({spec.kind} {spec.version}, from {spec.package})")
         if spec.description:
             console.print(spec.description)
-        for key in ("method_kind", "spec_version", "metrics", "needs", "provides", "argument", "languages"):
+        for key in ("method_kind", "spec_version", "metrics", "needs", "provides", "argument", "module", "languages"):
             if d.get(key):
                 console.print(f"[dim]{key}:[/] {d[key]}")
         if d.get("recorded"):
@@ -148,14 +151,35 @@ def show(
             table.add_column(col, overflow="fold")
         for field_name, field in spec.config.model_fields.items():
             default = "(required)" if field.is_required() else repr(field.get_default(call_default_factory=True))
-            table.add_row(field_name, _type_name(field.annotation), default, field.description or "")
+            table.add_row(field_name, _type_name(field.annotation), escape(default), escape(field.description or ""))
         console.print(table)
+        if spec.config.model_config.get("extra") == "allow":
+            console.print("[dim]other fields are passed through to the component (e.g. a module's compute())[/]")
+        _print_presets(spec.config)
         if d.get("jsonl_form"):
             console.print("\n[bold]JSONL form[/] (one line of `plurieval score` input, or a results.jsonl row):",
                           highlight=False)
             console.print(d["jsonl_form"], highlight=False, markup=False)
         if spec.kind == "benchmark":
             console.print(f"\nrun it: plurieval run {spec.name} --model default --limit 10")
+
+
+def _print_presets(config: Any) -> None:
+    """A choice field whose values each set other fields (``json_schema_extra={"presets": ...}``,
+    e.g. a metric's ``convention``): one row per value with what it sets."""
+    for field_name, field in config.model_fields.items():
+        extra = field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}
+        presets = extra.get("presets")
+        if not presets:
+            continue
+        table = Table(title=f"{field_name}: what each value sets (fields given explicitly still win)",
+                      title_justify="left", show_edge=False)
+        table.add_column(field_name)
+        table.add_column("sets", overflow="fold")
+        for value, settings in presets.items():
+            table.add_row(escape(str(value)), escape(", ".join(f"{k}={v!r}" for k, v in settings.items()))
+                          or "(the defaults)")
+        console.print(table)
 
 
 def _type_name(annotation: Any) -> str:

@@ -157,7 +157,14 @@ def validate_components(config: RunConfig, host: Any) -> dict[str, Any]:
         if ref is None:
             continue
         try:
-            spec, params = resolve_model_argument(host, ref) if kind == "model" else (host.get(kind, ref.name), ref.params)
+            if kind == "model":
+                spec, params = resolve_model_argument(host, ref)
+            elif kind == "metric" and ref.name.startswith("evaluate:"):  # its params shape the spec (direction)
+                from plurieval.hf_evaluate import spec_for
+
+                spec, params = spec_for(ref.name, ref.params), ref.params
+            else:
+                spec, params = host.get(kind, ref.name), ref.params
             resolved[role] = (spec, spec.make_config(params, where=f"{role}.params"))
         except ConfigError as err:
             problems.extend(err.problems)

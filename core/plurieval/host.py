@@ -190,6 +190,10 @@ class PluginHost:
     # --- lookups --------------------------------------------------------------------------------
 
     def get(self, kind: Kind, name: str) -> ComponentSpec:
+        if kind == "metric" and name.startswith("evaluate:"):  # a Hugging Face evaluate module
+            from plurieval.hf_evaluate import spec_for
+
+            return spec_for(name)
         return self.registry.get(kind, name)
 
     def create(self, kind: Kind, name: str, params: dict[str, Any] | None = None, *, where: str = "") -> Any:
