@@ -90,15 +90,27 @@ def _json_default(obj: Any) -> Any:
     raise TypeError(f"cannot write {type(obj).__name__} to results")
 
 
-def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
-    """Read a JSONL file; a bad line raises ``DataError`` naming file and line number."""
+def read_jsonl(path: str | Path, *, allow_empty: bool = False, what: str = "file") -> list[dict[str, Any]]:
+    """Read a JSONL file of objects. Every problem is one ``DataError`` naming the file (and the
+    line): missing, a directory, not UTF-8, a line that is not JSON or not an object, nesting
+    too deep to be data, and (unless ``allow_empty``) a file without a single row, which would
+    otherwise load as zero examples and score as ``null``."""
+    from plurieval.datafiles import read_text
+
+    text = read_text(path, what)
     rows = []
-    with open(path, encoding="utf-8") as f:
-        for i, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                rows.append(json.loads(line))
-            except json.JSONDecodeError as err:
-                raise DataError(f"{path}:{i}: not valid JSON ({err.msg})") from None
+    for i, line in enumerate(text.split("\n"), 1):  # not splitlines(): U+2028 may sit inside a string
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as err:
+            raise DataError(f"{path}:{i}: not valid JSON ({err.msg})") from None
+        except RecursionError:
+            raise DataError(f"{path}:{i}: nested too deeply to be a data row") from None
+        if not isinstance(row, dict):
+            raise DataError(f"{path}:{i}: each line must be a JSON object, got {type(row).__name__}")
+        rows.append(row)
+    if not rows and not allow_empty:
+        raise DataError(f"{what} {str(path)!r} holds no rows (it is empty): nothing to read")
     return rows

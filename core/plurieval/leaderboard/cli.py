@@ -12,10 +12,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
-console = Console()
-err_console = Console(stderr=True)
+from plurieval.ui import console, err_console, error, safe, warning
 
 leaderboard_app = typer.Typer(
     name="leaderboard",
@@ -35,7 +33,7 @@ def _host():
 
 
 def _fail(message: str, code: int = 2) -> None:
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False, markup=True)
+    error(message)
     raise typer.Exit(code)
 
 
@@ -62,7 +60,7 @@ def submit(
                            paper=paper, mlflow_run=mlflow_run, code=code)
     except PluriError as err:
         _fail(str(err))
-    console.print(f"wrote {path}", soft_wrap=True, highlight=False)
+    console.print(safe(f"wrote {path}"), soft_wrap=True, highlight=False)
     report = validate_entry(path, _host(), board_dir=board)
     if report.board is None:
         console.print("no board for this benchmark yet: create leaderboards/<benchmark>/board.yaml to validate it")
@@ -87,10 +85,10 @@ def validate(
     for path in entries:
         report = validate_entry(path, host, board_dir=board, boards_root=boards_root)
         if report.ok:
-            console.print(f"[green]ok[/] {path}", soft_wrap=True, highlight=False)
+            console.print(f"[green]ok[/] {safe(path)}", soft_wrap=True, highlight=False)
             continue
         bad += 1
-        err_console.print(f"[bold red]invalid[/] {path}", highlight=False)
+        err_console.print(f"[bold red]invalid[/] {safe(path)}", highlight=False)
         for problem in report.problems:
             err_console.print(f"  - {problem}", highlight=False, markup=False)
     if bad:
@@ -116,8 +114,8 @@ def build(
         except PluriError as err:
             _fail(str(err), code=1)
         for report in result.invalid:
-            err_console.print(f"[yellow]skipped[/] {report.path.name}: {'; '.join(report.problems)}", highlight=False)
-        console.print(f"built {target}: {len(result.ranked)} entries → README.md, index.html")
+            warning(f"{report.path.name}: {'; '.join(report.problems)}", label="skipped")
+        console.print(safe(f"built {target}: {len(result.ranked)} entries → README.md, index.html"), highlight=False)
 
 
 @leaderboard_app.command()
@@ -145,7 +143,7 @@ def compare(
         if png is None:
             png = plot_comparison(result, html_out.with_suffix(".png"))
         html_out.write_text(comparison_html(result, png), encoding="utf-8")
-        err_console.print(f"wrote {html_out}")
+        err_console.print(safe(f"wrote {html_out}"), highlight=False)
 
 
 @leaderboard_app.command()
@@ -160,6 +158,6 @@ def schema(
     if write:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
-        console.print(f"wrote {path}")
+        console.print(safe(f"wrote {path}"), highlight=False)
     else:
         print(text, end="")
