@@ -293,6 +293,34 @@ def cache_clear(
     console.print(safe(f"removed {n} {kind or ''} entries from {cache.path}".replace("  ", " ")), highlight=False)
 
 
+@cache_app.command("verify")
+def cache_verify(
+    repair: Annotated[bool, typer.Option("--repair", help="drop corrupt entries and add checksums to old sound ones")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
+) -> None:
+    """Check every cache entry (its checksum, and that it decodes). Exits 1 when corrupt
+    entries remain; runs never use them either way (they are dropped and recomputed on sight)."""
+    from plurieval.cache import Cache
+
+    report = Cache().verify(repair=repair)
+    if as_json:
+        print(json.dumps(report, indent=2))
+    else:
+        console.print(safe(f"cache: {report['path']}"), highlight=False)
+        for problem in report["problems"][:20]:
+            console.print(safe(f"  corrupt: {problem}"), highlight=False)
+        line = f"{report['ok']} ok, {report['corrupt']} corrupt"
+        if report["unchecked_before"]:
+            line += f", {report['unchecked_before']} written before checksums" + (" (checksummed now)" if repair else "")
+        if repair:
+            line += f"; dropped {report['dropped']}"
+        elif report["corrupt"]:
+            line += "; run `plurieval cache verify --repair` to drop them"
+        console.print(safe(line), highlight=False)
+    if report["corrupt"] > report["dropped"]:
+        raise typer.Exit(1)
+
+
 @app.command()
 def rerun(
     manifest: Annotated[Path, typer.Argument(help="a run's manifest.json (or its run directory)")],

@@ -1,25 +1,68 @@
-"""Per-example results: an append-only JSONL file that survives being killed mid-write.
+"""Per-example results: an append-only JSONL file that survives being killed mid-write and
+heals when a record is damaged.
 
-Every record has a unique ``key``. Each append is flushed and fsync'ed, so after a SIGKILL the
-file holds every finished record and at most one torn last line, which reopening drops. A
-resumed run asks ``done(key)`` and skips what is there: nothing is lost or duplicated.
+Every record has a unique ``key`` and a ``checksum`` (sha256 of the record's canonical JSON
+without that field). Each append is flushed and fsync'ed, so after a SIGKILL the file holds every
+finished record and at most one torn last line. Reopening keeps every record that parses and
+whose checksum matches, *wherever* it sits: a torn line, a line that is not JSON, or a record
+edited by hand in the middle of the file is dropped on its own (the run recomputes just that
+one), with a warning naming the lines, and the file is rewritten without it. A resumed run asks
+``done(key)`` and skips what is there: nothing valid is lost or duplicated. Records written
+before checksums existed (no ``checksum`` field) are kept as they are.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import logging
 import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from plurieval.errors import DataError
+from plurieval.hashing import canonical_json
+
+CHECKSUM = "checksum"
+log = logging.getLogger("plurieval")
+
+
+def record_checksum(record: dict[str, Any]) -> str:
+    """sha256 of the record's canonical JSON, its ``checksum`` field left out."""
+    body = {k: v for k, v in record.items() if k != CHECKSUM}
+    return "sha256:" + hashlib.sha256(canonical_json(body).encode()).hexdigest()
+
+
+def encode_record(row: dict[str, Any]) -> str:
+    """One line of ``results.jsonl``: the row as JSON plus its checksum."""
+    plain = json.loads(json.dumps(row, ensure_ascii=False, default=_json_default))
+    plain.pop(CHECKSUM, None)
+    return json.dumps({**plain, CHECKSUM: record_checksum(plain)}, ensure_ascii=False) + "\n"
+
+
+def decode_record(line: bytes | str) -> tuple[dict[str, Any] | None, str]:
+    """(record without its checksum, "") for a sound line, else (None, why it is not)."""
+    try:
+        row = json.loads(line)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return None, "not valid JSON (torn write or edit)"
+    except RecursionError:
+        return None, "nested too deeply"
+    if not isinstance(row, dict) or not isinstance(row.get("key"), str):
+        return None, "not a record with a 'key'"
+    stored = row.get(CHECKSUM)
+    if stored is not None and stored != record_checksum(row):
+        return None, "checksum mismatch (edited or corrupted)"
+    row.pop(CHECKSUM, None)
+    return row, ""
 
 
 class ResultsFile:
     def __init__(self, path: str | Path):
         self.path = Path(path)
         self._rows: dict[str, dict[str, Any]] = {}
+        self.dropped: list[tuple[int, str]] = []  # (line number, why) of records reopening dropped
         if self.path.exists():
             self._recover()
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -27,19 +70,34 @@ class ResultsFile:
 
     def _recover(self) -> None:
         data = self.path.read_bytes()
-        good_end = 0
-        for line in data.splitlines(keepends=True):
-            if not line.endswith(b"\n"):
-                break  # torn write from a killed process: drop it
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError:
-                break
-            self._rows[row["key"]] = row
-            good_end += len(line)
-        if good_end < len(data):
-            with open(self.path, "r+b") as f:
-                f.truncate(good_end)
+        lines = data.split(b"\n")
+        tail = lines.pop()  # b"" when the file ends with a newline, else a torn last write
+        for number, line in enumerate(lines, 1):
+            if not line.strip():
+                continue
+            row, why = decode_record(line)
+            if row is None:
+                self.dropped.append((number, why))
+            elif row["key"] in self._rows:
+                self.dropped.append((number, f"second record for key {row['key']!r}"))
+            else:
+                self._rows[row["key"]] = row
+        if tail.strip():
+            self.dropped.append((len(lines) + 1, "torn last line (the process was killed mid-write)"))
+        if not self.dropped:
+            return
+        damaged = [(n, why) for n, why in self.dropped if not why.startswith("torn last line")]
+        if damaged:
+            shown = "; ".join(f"line {n}: {why}" for n, why in damaged[:5])
+            more = f"; and {len(damaged) - 5} more" if len(damaged) > 5 else ""
+            log.warning("%s: dropped %d damaged record(s) (%s%s); kept the %d sound ones, the dropped ones "
+                        "are recomputed", self.path, len(damaged), shown, more, len(self._rows))
+        self._write_all(list(self._rows.values()))
+
+    def _write_all(self, rows: list[dict[str, Any]]) -> None:
+        from plurieval.datafiles import atomic_write
+
+        atomic_write(self.path, "".join(encode_record(r) for r in rows))
 
     def __len__(self) -> int:
         return len(self._rows)
@@ -54,7 +112,8 @@ class ResultsFile:
         if key in self._rows:
             raise ValueError(f"result {key!r} recorded twice")
         row = {"key": key, **row}
-        self._fh.write(json.dumps(row, ensure_ascii=False, default=_json_default) + "\n")
+        row.pop(CHECKSUM, None)
+        self._fh.write(encode_record(row))
         self._fh.flush()
         os.fsync(self._fh.fileno())
         self._rows[key] = row
@@ -68,11 +127,9 @@ class ResultsFile:
     def rewrite(self, rows: list[dict[str, Any]]) -> None:
         """Replace the file atomically (used once at the end to add per-example scores)."""
         self._fh.close()
-        tmp = self.path.with_suffix(".jsonl.tmp")
-        with open(tmp, "w", encoding="utf-8") as f:
-            for row in rows:
-                f.write(json.dumps(row, ensure_ascii=False, default=_json_default) + "\n")
-        os.replace(tmp, self.path)
+        for row in rows:
+            row.pop(CHECKSUM, None)
+        self._write_all(rows)
         self._rows = {r["key"]: r for r in rows}
         self._fh = open(self.path, "a", encoding="utf-8")
 
