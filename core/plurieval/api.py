@@ -12,7 +12,8 @@ Grouped by what a plugin author does with them:
   ``Metric``, ``Benchmark``, ...;
 - errors to raise: ``PluriError``, ``DataError``, ``ConfigError``;
 - config helpers: ``CommaList``;
-- data helpers: ``data_path``, ``download``, ``read_jsonl``, ``content_hash``, ``file_hash``;
+- data helpers: ``data_path``, ``download``, ``read_jsonl``, ``content_hash``, ``file_hash``,
+  ``atomic_write`` (unique temp file + rename), ``file_lock``, ``redact_uri``, ``split_credentials``;
 - statistics: ``with_ci``;
 - explanation-loop helpers: ``run_explanation_benchmark``, ``choice_logprobs``, ``generate_texts``;
 - the model layer: ``LanguageModel``, ``Generation``, loaders, interventions;
@@ -59,6 +60,10 @@ _EXPORTS: dict[str, str] = {
     "data_path": "plurieval.evaluate",
     "DATA_ENV": "plurieval.evaluate",
     "download": "plurieval.datafiles",
+    "atomic_write": "plurieval.datafiles",
+    "file_lock": "plurieval.locking",
+    "redact_uri": "plurieval.redact",
+    "split_credentials": "plurieval.redact",
     "read_jsonl": "plurieval.results",
     "content_hash": "plurieval.hashing",
     "file_hash": "plurieval.hashing",
@@ -138,14 +143,21 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time names resolve lazil
         Prediction,
         SteeringMethod,
     )
-    from plurieval.config import CommaList, apply_overrides, build_run_config, load_config_file, split_assignment
-    from plurieval.datafiles import download
+    from plurieval.config import (
+        CommaList,
+        apply_overrides,
+        build_run_config,
+        load_config_file,
+        split_assignment,
+    )
+    from plurieval.datafiles import atomic_write, download
     from plurieval.errors import ConfigError, DataError, PluriError
     from plurieval.evaluate import DATA_ENV, choice_logprobs, data_path, generate_texts, run_explanation_benchmark
     from plurieval.hashing import content_hash, file_hash
     from plurieval.hashing import short as short_hash
     from plurieval.hookspecs import hookimpl
     from plurieval.host import get_host
+    from plurieval.locking import file_lock
     from plurieval.models import Generation, LanguageModel, load_default, load_gemma3, load_hf
     from plurieval.models import cache_dir as model_cache_dir
     from plurieval.models.interventions import (
@@ -156,6 +168,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time names resolve lazil
         NeuronIntervention,
         load_intervention,
     )
+    from plurieval.redact import redact_uri, split_credentials
     from plurieval.resources import Resources
     from plurieval.results import read_jsonl
     from plurieval.runner import execute

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -28,6 +27,7 @@ from pydantic import (
 
 from plurieval.datafiles import read_text
 from plurieval.errors import ConfigError, PluriError
+from plurieval.redact import redact_uri
 from plurieval.specs import format_validation_error
 
 
@@ -89,14 +89,6 @@ class ComponentRef(BaseModel):
         if nesting_depth(value) > MAX_DEPTH:
             raise ValueError(f"nested more than {MAX_DEPTH} levels deep")
         return value
-
-
-_CREDENTIALS = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<user>[^/@:]*)(?::(?P<password>[^/@]*))?@")
-
-
-def redact_uri(uri: str) -> str:
-    """``http://user:secret@host`` → ``http://user:***@host``: what may be printed or stored."""
-    return _CREDENTIALS.sub(lambda m: f"{m['scheme']}{m['user']}{':***' if m['password'] is not None else ''}@", uri)
 
 
 class TrackingConfig(BaseModel):

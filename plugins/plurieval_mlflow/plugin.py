@@ -10,7 +10,6 @@ Kept import-light: no mlflow, no torch at module level (``plurieval list`` must 
 """
 
 import os
-import re
 import sys
 from typing import Any
 
@@ -25,8 +24,10 @@ def _enabled(run: Any) -> bool:
     return bool(tracking is not None and tracking.enabled)
 
 
-def _redact(uri: str) -> str:
-    return re.sub(r"//[^/@]+@", "//***@", uri)
+def _redact(text: str) -> str:
+    from plurieval.api import redact_uri
+
+    return redact_uri(str(text))
 
 
 def _warn(message: str) -> None:
@@ -37,11 +38,13 @@ def _warn(message: str) -> None:
 def run_started(run: Any) -> None:
     if not _enabled(run):
         return
+    from plurieval.api import split_credentials
     from plurieval_mlflow import journal
 
     uri = journal.resolve_uri(run.config)
     experiment = journal.experiment_name(run.config)
-    journal.write_state(run.run_dir, uri=uri, experiment=experiment, status="recording")
+    stored, user, _ = split_credentials(uri)  # the password stays in this process, never on disk
+    journal.write_state(run.run_dir, uri=stored, username=user, experiment=experiment, status="recording")
     journal.append_event(run.run_dir, {"type": "start", "resumed": run.resumed})
     run.manifest["tracking"] = {"backend": "mlflow", "uri": _redact(uri), "experiment": experiment}
     if uri.startswith(("http://", "https://")):
@@ -50,7 +53,7 @@ def run_started(run: Any) -> None:
         try:
             check_reachable(uri, timeout=3)
         except TrackingUnavailable as err:
-            _warn(f"{err}. The run continues and is recorded locally in {run.run_dir}; "
+            _warn(f"{_redact(err)}. The run continues and is recorded locally in {run.run_dir}; "
                   f"upload it later with `plurieval sync {run.run_dir}`.")
 
 
@@ -81,15 +84,17 @@ def artifact_written(run: Any, path: str, kind: str) -> None:
 def run_finished(run: Any, summary: dict[str, Any] | None, error: BaseException | None) -> None:
     if not _enabled(run):
         return
+    from plurieval_mlflow import journal
     from plurieval_mlflow.upload import TrackingUnavailable, upload_run
 
     try:
-        state = upload_run(run.run_dir)
+        # The configured URI, credentials included (state.json holds it without them).
+        state = upload_run(run.run_dir, uri=journal.resolve_uri(run.config))
     except TrackingUnavailable as err:
-        _warn(f"{err}. Nothing was lost: the run is complete in {run.run_dir} and marked for upload; "
+        _warn(f"{_redact(err)}. Nothing was lost: the run is complete in {run.run_dir} and marked for upload; "
               f"run `plurieval sync {run.run_dir}` when the server is back.")
     except Exception as err:  # tracking must never fail a run
-        _warn(f"MLflow upload failed ({type(err).__name__}: {err}). The run is saved in {run.run_dir}; "
+        _warn(f"MLflow upload failed ({type(err).__name__}: {_redact(err)}). The run is saved in {run.run_dir}; "
               f"retry with `plurieval sync {run.run_dir}`.")
     else:
         print(f"mlflow: run {state['mlflow_run_id']} in experiment {state['experiment']!r} at "
@@ -134,7 +139,7 @@ def register_commands(cli: Any) -> None:
                 state = upload_run(run_dir, uri=uri)
             except Exception as err:
                 failed += 1
-                print(f"pending  {run_dir}: {type(err).__name__}: {err}", file=sys.stderr)
+                print(f"pending  {run_dir}: {type(err).__name__}: {_redact(err)}", file=sys.stderr)
                 continue
             print(f"synced   {run_dir} -> run {state['mlflow_run_id']} ({state['experiment']}, {_redact(state['uri'])})")
         if failed:

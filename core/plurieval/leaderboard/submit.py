@@ -105,6 +105,9 @@ def _mlflow_link(run_dir: Path, manifest: dict[str, Any]) -> str | None:
         uri = src.get("uri") or src.get("tracking_uri")
         # Only a server others can open is a link; a local sqlite store is this machine's.
         if run_id and isinstance(uri, str) and uri.startswith(("http://", "https://")):
+            from plurieval.redact import split_credentials
+
+            uri = split_credentials(uri)[0]  # a public link never carries a user name or secret
             return f"{uri.rstrip('/')}/#/experiments/{src.get('experiment_id', '0')}/runs/{run_id}"
     return None
 
@@ -131,6 +134,15 @@ def public_manifest(manifest: dict[str, Any]) -> dict[str, Any]:
     tracking = out.get("tracking")
     if isinstance(tracking, dict) and not str(tracking.get("uri", "")).startswith(("http://", "https://")):
         tracking.pop("uri", None)
+    elif isinstance(tracking, dict):
+        from plurieval.redact import split_credentials
+
+        tracking["uri"] = split_credentials(str(tracking["uri"]))[0]
+    config_tracking = (out.get("config") or {}).get("tracking")
+    if isinstance(config_tracking, dict) and isinstance(config_tracking.get("uri"), str):
+        from plurieval.redact import redact_uri
+
+        config_tracking["uri"] = redact_uri(config_tracking["uri"])
     return out
 
 
