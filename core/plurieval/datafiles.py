@@ -61,6 +61,7 @@ def atomic_write(path: str | os.PathLike[str], data: str | bytes, *, encoding: s
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.chmod(tmp, _file_mode(path))  # mkstemp makes it private (0600); keep what a plain write gives
         with os.fdopen(fd, "wb") as f:
             f.write(data.encode(encoding) if isinstance(data, str) else data)
             f.flush()
@@ -71,6 +72,15 @@ def atomic_write(path: str | os.PathLike[str], data: str | bytes, *, encoding: s
             os.unlink(tmp)
         raise
     return path
+
+
+def _file_mode(path: Path) -> int:
+    try:
+        return path.stat().st_mode & 0o7777
+    except OSError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
 
 
 def is_url(source: str | os.PathLike[str] | None) -> bool:

@@ -147,6 +147,39 @@ def compare(
 
 
 @leaderboard_app.command()
+def pin(
+    board: Annotated[Path, typer.Argument(help="board folder (holding board.yaml with a data: section)")],
+    digests: Annotated[bool, typer.Option("--digests", help="write data.reference_digests beside board.yaml")] = False,
+) -> None:
+    """Read a board's data with its registered loader and print what `data:` must pin (id,
+    revision, content hash, size), saying where board.yaml disagrees. With --digests, also write
+    the per-row reference digests that let entries be checked where the data is not available."""
+    from plurieval.errors import PluriError
+    from plurieval.leaderboard.pins import compute_pins, write_digests
+    from plurieval.leaderboard.schema import load_board
+
+    try:
+        spec = load_board(board)
+        found = compute_pins(spec, _host())
+        written = write_digests(spec, board, _host()) if digests else None
+    except PluriError as err:
+        _fail(str(err), code=1)
+    assert spec.data is not None
+    print(f"# data read here by {spec.data.dataset!r} (from {found['source']}); "
+          f"{found['expected_rows']} expected rows, {found['rows_per_example']} per example")
+    differ = 0
+    for key in ("id", "revision", "split", "content_hash", "num_examples"):
+        pinned = getattr(spec.data, key)
+        mark = "" if pinned == found[key] else f"   # board.yaml says {pinned!r}"
+        differ += bool(mark)
+        print(f"{key}: {found[key] if found[key] is not None else 'null'}{mark}")
+    if written:
+        err_console.print(safe(f"wrote {written}"), highlight=False)
+    if differ:
+        raise typer.Exit(1)
+
+
+@leaderboard_app.command()
 def schema(
     write: Annotated[bool, typer.Option("--write", help="rewrite the schema file")] = False,
     path: Annotated[Path, typer.Option(help="schema file")] = DEFAULT_SCHEMA_PATH,
