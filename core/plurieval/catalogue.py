@@ -59,7 +59,7 @@ def parse_catalogue(text: str, source: str = "registry.yaml") -> dict[str, dict[
     """``{section: {name: entry}}`` of a catalogue file; a file that is not one (bad YAML, wrong
     shapes, entries without a name) is one ``PluriError`` naming the problem and the fix."""
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # libyaml when present: 10x faster
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f" (line {mark.line + 1})" if mark is not None else ""

@@ -41,21 +41,21 @@ def encode_record(row: dict[str, Any]) -> str:
     return json.dumps({**plain, CHECKSUM: record_checksum(plain)}, ensure_ascii=False) + "\n"
 
 
-def decode_record(line: bytes | str) -> tuple[dict[str, Any] | None, str]:
-    """(record without its checksum, "") for a sound line, else (None, why it is not)."""
+def decode_record(line: bytes | str) -> tuple[dict[str, Any] | None, str, bool]:
+    """(record without its checksum, "", had a checksum) for a sound line, else (None, why, False)."""
     try:
         row = json.loads(line)
     except (json.JSONDecodeError, UnicodeDecodeError):
-        return None, "not valid JSON (torn write or edit)"
+        return None, "not valid JSON (torn write or edit)", False
     except RecursionError:
-        return None, "nested too deeply"
+        return None, "nested too deeply", False
     if not isinstance(row, dict) or not isinstance(row.get("key"), str):
-        return None, "not a record with a 'key'"
+        return None, "not a record with a 'key'", False
     stored = row.get(CHECKSUM)
     if stored is not None and stored != record_checksum(row):
-        return None, "checksum mismatch (edited or corrupted)"
+        return None, "checksum mismatch (edited or corrupted)", False
     row.pop(CHECKSUM, None)
-    return row, ""
+    return row, "", stored is not None
 
 
 class ResultsFile:
@@ -72,10 +72,13 @@ class ResultsFile:
         data = self.path.read_bytes()
         lines = data.split(b"\n")
         tail = lines.pop()  # b"" when the file ends with a newline, else a torn last write
-        for number, line in enumerate(lines, 1):
-            if not line.strip():
-                continue
-            row, why = decode_record(line)
+        decoded = [(number, *decode_record(line)) for number, line in enumerate(lines, 1) if line.strip()]
+        # A file written with checksums has one on every record: a record without one there is
+        # damaged (its checksum field itself was hit), not an old record to take on trust.
+        checksummed = any(had for _, _, _, had in decoded)
+        for number, row, why, had in decoded:
+            if row is not None and checksummed and not had:
+                row, why = None, "no checksum, unlike the other records (damaged)"
             if row is None:
                 self.dropped.append((number, why))
             elif row["key"] in self._rows:

@@ -254,9 +254,9 @@ def check_manifest_data(manifest: dict[str, Any], pinned: PinnedData, problems: 
     def acceptable(d: dict[str, Any]) -> bool:
         if d.get("id") != pin.id or d.get("split") != pin.split or d.get("revision") != pin.revision:
             return False
-        if d.get("content_hash") == pin.content_hash:
-            return True
         n = d.get("num_examples")
+        if d.get("content_hash") == pin.content_hash:
+            return n == pin.num_examples
         if not isinstance(n, int) or isinstance(n, bool) or not 0 < n < pin.num_examples:
             return False
         if pinned.prefix_hash is not None:

@@ -381,6 +381,10 @@ def _check_numbers(rows: list[dict[str, Any]], entry: Entry, board: BoardSpec, h
             if want == "absent" or not close(value, want):  # type: ignore[arg-type]
                 problems.append(f"per_language.{group}.{name}: entry says {value!r} but the per-example results "
                                 f"give {None if want == 'absent' else want!r}")
+    for group, values in again.per_language.items():  # leaving a group out is a claim too
+        for name, want in values.items():
+            if name not in entry.per_language.get(group, {}):
+                problems.append(f"per_language.{group}.{name}: missing; the per-example results give {want!r}")
 
 
 def collect_entries(board_dir: str | Path) -> list[Path]:
