@@ -203,3 +203,24 @@ def test_forged_entries_are_left_off_the_built_board(host, runs, board, entry):
     built = build_board(board, host, skip_invalid=True)
     assert [r.path for r in built.ranked] == [honest] and [r.path for r in built.invalid] == [entry]
     shutil.rmtree(board / "entries")
+
+
+def test_submit_refuses_non_finite_rows_and_writes_nothing(host, runs, board, tmp_path):
+    from plurieval.errors import PluriError
+
+    run_dir = tmp_path / "run"
+    shutil.copytree(runs["weak"], run_dir)
+    lines = (run_dir / "results.jsonl").read_text().splitlines()
+    row = json.loads(lines[2])
+    row["scores"]["toy-accuracy"] = float("nan")
+    edited = json.dumps(row)
+    (run_dir / "results.jsonl").write_text("\n".join([*lines[:2], edited, *lines[3:]]) + "\n")
+    with pytest.raises(PluriError, match="row 3 .* was changed after the run"):
+        build_entry(run_dir, host, submitter="Nan", board_dir=board)
+    row.pop("checksum")
+    lines[2] = json.dumps(row)  # json writes NaN; a results file can hold it, an entry cannot
+    (run_dir / "results.jsonl").write_text("\n".join(lines) + "\n")
+    before = sorted(p.name for p in (board / "entries").iterdir())
+    with pytest.raises(PluriError, match="row 3 .* non-finite number at scores.toy-accuracy"):
+        build_entry(run_dir, host, submitter="Nan", board_dir=board)
+    assert sorted(p.name for p in (board / "entries").iterdir()) == before  # no partial write

@@ -9,15 +9,19 @@ than no board.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
-import shutil
 import time
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
+from plurieval.config import non_finite_paths
+from plurieval.datafiles import atomic_write
 from plurieval.errors import PluriError
-from plurieval.hashing import content_hash, file_hash, short
+from plurieval.hashing import content_hash, short
 from plurieval.leaderboard.schema import (
     BoardMetric,
     BoardSpec,
@@ -31,7 +35,8 @@ from plurieval.leaderboard.schema import (
     load_board,
 )
 from plurieval.leaderboard.scoring import close, recompute
-from plurieval.results import read_jsonl
+from plurieval.results import CHECKSUM, read_jsonl, record_checksum
+from plurieval.specs import format_validation_error
 
 
 def _read_json(path: Path) -> dict[str, Any]:
@@ -184,6 +189,15 @@ def build_entry(
     if not results_path.is_file():
         raise PluriError(f"{results_path} not found: a leaderboard entry needs the per-example results")
     rows = read_jsonl(results_path)
+    for number, row in enumerate(rows, 1):
+        if CHECKSUM in row and row[CHECKSUM] != record_checksum(row):
+            raise PluriError(f"{results_path}: row {number} (key {row.get('key')!r}) was changed after the run wrote "
+                             f"it (its checksum does not match); restore it, or resume the run to recompute it")
+        bad = non_finite_paths(row)
+        if bad:
+            raise PluriError(f"{results_path}: row {number} (key {row.get('key')!r}) holds a non-finite number at "
+                             f"{bad[0]}; leaderboards accept finite numbers or null only (a metric that gives NaN or "
+                             f"infinity for an example should report null, or use a config that keeps it finite)")
     benchmark = summary.get("benchmark")
     if board_dir is None and (Path("leaderboards") / str(benchmark) / "board.yaml").is_file():
         board_dir = Path("leaderboards") / str(benchmark)
@@ -215,26 +229,35 @@ def build_entry(
         folder = Path(board_dir) / "entries" if board_dir else run_dir / "leaderboard"
         output = folder / f"{name}.json"
     output = Path(output)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    if inline:
-        ref = ResultsRef(rows=rows, sha256=content_hash(rows), num_rows=len(rows))
-    else:
-        results_name = output.stem + ".results.jsonl"
-        shutil.copyfile(results_path, output.parent / results_name)
-        ref = ResultsRef(file=results_name, sha256=file_hash(output.parent / results_name), num_rows=len(rows))
-    entry = Entry(
-        benchmark=board.benchmark,
-        spec_version=board.spec_version,
-        submitter=Submitter(name=submitter),
-        method=method,
-        model=model,
-        created_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        manifest=public_manifest(manifest),
-        bootstrap=board.bootstrap,
-        metrics=again.metrics,
-        per_language=again.per_language,
-        results=ref,
-        links=Links(mlflow_run=mlflow_run or _mlflow_link(run_dir, manifest), paper=paper, code=code),
-    )
-    output.write_text(json.dumps(entry.model_dump(mode="json"), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    # Everything is built and checked before anything is written; then the results file and
+    # the entry are each written atomically, so a failure never leaves half an entry behind.
+    results_bytes = results_path.read_bytes()
+    results_name = output.stem + ".results.jsonl"
+    try:
+        if inline:
+            ref = ResultsRef(rows=rows, sha256=content_hash(rows), num_rows=len(rows))
+        else:
+            ref = ResultsRef(file=results_name, sha256="sha256:" + hashlib.sha256(results_bytes).hexdigest(),
+                             num_rows=len(rows))
+        entry = Entry(
+            benchmark=board.benchmark,
+            spec_version=board.spec_version,
+            submitter=Submitter(name=submitter),
+            method=method,
+            model=model,
+            created_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            manifest=public_manifest(manifest),
+            bootstrap=board.bootstrap,
+            metrics=again.metrics,
+            per_language=again.per_language,
+            results=ref,
+            links=Links(mlflow_run=mlflow_run or _mlflow_link(run_dir, manifest), paper=paper, code=code),
+        )
+    except ValidationError as err:
+        problems = "; ".join(f"{path}: {msg}" for path, msg in format_validation_error(err))
+        raise PluriError(f"cannot make an entry of run {run_dir}: {problems}") from None
+    text = json.dumps(entry.model_dump(mode="json"), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+    if not inline:
+        atomic_write(output.parent / results_name, results_bytes)
+    atomic_write(output, text)
     return output
