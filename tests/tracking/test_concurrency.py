@@ -57,7 +57,7 @@ def test_waiting_for_the_holder_then_reusing_its_results(host, tmp_path, monkeyp
 
 
 def test_two_identical_cli_runs_at_once(cli_env, tmp_path):
-    args = ["run", "tiny-echo", "--model", "tiny-test", "--batch-size", "2", "--set", "n=8", "--set", "delay_s=0.3",
+    args = ["run", "tiny-echo", "--model", "tiny-test", "--batch-size", "2", "--set", "n=6", "--set", "delay_s=0.3",
             "--set", "tracking.enabled=false", "--no-cache", "--output", str(tmp_path / "runs")]
     first = subprocess.Popen(plurieval_cmd(*args), env=cli_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                              text=True)
@@ -77,7 +77,7 @@ def test_two_identical_cli_runs_at_once(cli_env, tmp_path):
     assert "Traceback" not in second.stderr and "(resumed)" not in second.stderr
     (run_dir,) = [p for p in (tmp_path / "runs").iterdir() if p.is_dir()]
     rows = [json.loads(line) for line in (run_dir / "results.jsonl").read_text().splitlines()]
-    assert len(rows) == 8 and json.loads((run_dir / "manifest.json").read_text())["resumed"] is False
+    assert len(rows) == 6 and json.loads((run_dir / "manifest.json").read_text())["resumed"] is False
 
 
 def test_atomic_writes_of_one_file_from_many_threads_never_collide(tmp_path):

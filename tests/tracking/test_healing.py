@@ -7,11 +7,10 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
-import subprocess
 
 import pytest
 import torch
-from conftest import plurieval_cmd, tiny_config
+from conftest import tiny_config
 
 from plurieval.cache import Cache, encode_tensors
 from plurieval.results import ResultsFile, record_checksum
@@ -192,18 +191,21 @@ def test_a_cache_written_before_checksums_still_reads(tmp_path):
     assert cache.get("direction", "bad") is None  # undecodable without a checksum: dropped too
 
 
-def test_cache_verify_reports_and_repairs(tmp_path, cli_env):
+def test_cache_verify_reports_and_repairs(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from plurieval.cli import app
+
     cache = _cache_with_entry(tmp_path)
     cache.put("generation", "g1", {"text": "hello"})
     cache.db.execute("UPDATE entries SET value = ? WHERE key = ?", (b"tampered", "g1"))
     cache.close()
-    env = {**cli_env, "PLURIEVAL_CACHE_DIR": str(tmp_path / "cache")}
-    report = subprocess.run(plurieval_cmd("cache", "verify"), env=env, capture_output=True, text=True, timeout=120)
-    assert report.returncode == 1, report.stderr
-    assert "1 corrupt" in report.stdout and "1 ok" in report.stdout and "--repair" in report.stdout
-    repaired = subprocess.run(plurieval_cmd("cache", "verify", "--repair"), env=env, capture_output=True, text=True,
-                              timeout=120)
-    assert repaired.returncode == 0, repaired.stderr
-    assert "dropped 1" in repaired.stdout
-    clean = subprocess.run(plurieval_cmd("cache", "verify"), env=env, capture_output=True, text=True, timeout=120)
-    assert clean.returncode == 0 and "0 corrupt" in clean.stdout
+    monkeypatch.setenv("PLURIEVAL_CACHE_DIR", str(tmp_path / "cache"))
+    runner = CliRunner()
+    report = runner.invoke(app, ["cache", "verify"])
+    assert report.exit_code == 1, report.output
+    assert "1 corrupt" in report.output and "1 ok" in report.output and "--repair" in report.output
+    repaired = runner.invoke(app, ["cache", "verify", "--repair"])
+    assert repaired.exit_code == 0 and "dropped 1" in repaired.output, repaired.output
+    clean = runner.invoke(app, ["cache", "verify"])
+    assert clean.exit_code == 0 and "0 corrupt" in clean.output

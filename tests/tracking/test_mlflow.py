@@ -299,14 +299,14 @@ def test_tracking_uri_with_credentials_uploads_and_the_password_is_never_printed
         for text in (proc.stdout, proc.stderr, written):
             assert proxy.PASSWORD not in text and password not in text
 
-        # A wrong password: the run still completes, is marked pending, and says why without the secret.
+        # A wrong password: refused with the reason, the secret nowhere in the message.
+        from plurieval_mlflow.upload import TrackingUnavailable, check_reachable
+
         bad = f"http://{proxy.USER}:wrong-{password}@127.0.0.1:{proxy.port}"
-        proc = run_cli(cli_env, "run", "tiny-echo", "--model", "tiny-test", "--set", "n=2",
-                       "--set", f"tracking.uri={bad}", "--output", str(tmp_path / "runs2"))
-        assert proc.returncode == 0, proc.stderr
-        assert "refused the credentials" in proc.stderr and "wrong-" not in proc.stderr
-        state = json.loads((_run_dir(tmp_path / "runs2") / "tracking/state.json").read_text())
-        assert state["status"] == "pending" and "wrong-" not in json.dumps(state)
+        with pytest.raises(TrackingUnavailable) as exc:
+            check_reachable(bad)
+        assert "refused the credentials" in str(exc.value) and "wrong-" not in str(exc.value)
+        assert "ada:***@" in str(exc.value)
     finally:
         proxy.close()
 
