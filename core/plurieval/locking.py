@@ -2,10 +2,9 @@
 
 Two identical runs started at once used to share one directory: fixed temp names collided (one
 crashed in about a third of trials) and the other reported the first one's half-written results
-as resumed. ``hold_run_directory`` takes an exclusive ``flock`` on ``OUTPUT/.<run-id>.lock``
-(beside the run directory, so nothing extra lands in it or in its uploaded artifacts) and writes
-who holds it; a second process gets a ``RunDirectoryBusy`` error naming the holder and the way
-out. The operating system releases the lock when its holder exits, killed or not, so a stale
+as resumed. ``hold_run_directory`` takes an exclusive ``flock`` on ``RUN_DIR/.lock`` (a dot-file: not an
+artifact, not uploaded, and the output folder keeps holding run directories only) and writes who
+holds it; a second process gets a ``RunDirectoryBusy`` error naming the holder and the way out. The operating system releases the lock when its holder exits, killed or not, so a stale
 lock cannot block a resume.
 
 ``file_lock`` is the same primitive for other shared files (a local MLflow store being created).
@@ -75,8 +74,7 @@ def file_lock(path: str | Path, *, wait: float | None = None) -> Iterator[bool]:
 
 
 def run_lock_path(run_dir: str | Path) -> Path:
-    run_dir = Path(run_dir)
-    return run_dir.parent / f".{run_dir.name}.lock"
+    return Path(run_dir) / ".lock"
 
 
 @contextlib.contextmanager

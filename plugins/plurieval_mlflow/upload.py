@@ -233,7 +233,8 @@ def _artifacts(client: Any, run_id: str, run_dir: Path, events: list[dict[str, A
     n = 0
     for path in sorted(run_dir.rglob("*")):
         rel = path.relative_to(run_dir)
-        if not path.is_file() or rel.parts[0] == TRACKING_DIR or path.suffix == ".tmp":
+        # not the tracking journal, temp files or dot-files (the run directory's lock)
+        if not path.is_file() or rel.parts[0] == TRACKING_DIR or path.suffix == ".tmp" or path.name.startswith("."):
             continue
         client.log_artifact(run_id, str(path), artifact_path=rel.parent.as_posix() if rel.parent.parts else None)
         n += 1

@@ -29,7 +29,8 @@ def test_a_held_run_directory_refuses_a_second_run_naming_the_holder(host, tmp_p
         assert str(run_dir) in msg and "already running" in msg and "--output" in msg and "plurieval process" in msg
         assert not (run_dir / "results.jsonl").exists()  # it touched nothing
     outcome = execute(config, host)  # free again: runs
-    assert outcome.summary["num_results"] == 2 and not (run_dir / run_lock_path(run_dir).name).exists()
+    assert outcome.summary["num_results"] == 2 and run_lock_path(run_dir).parent == run_dir
+    assert [p.name for p in (tmp_path / "runs").iterdir()] == [run_dir.name]  # the output folder holds runs only
 
 
 def test_waiting_for_the_holder_then_reusing_its_results(host, tmp_path, monkeypatch):
