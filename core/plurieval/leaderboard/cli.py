@@ -88,9 +88,9 @@ def validate(
             console.print(f"[green]ok[/] {safe(path)}", soft_wrap=True, highlight=False)
             continue
         bad += 1
-        err_console.print(f"[bold red]invalid[/] {safe(path)}", highlight=False)
+        err_console.print(f"[bold red]invalid[/] {safe(path)}", highlight=False, soft_wrap=True)
         for problem in report.problems:
-            err_console.print(f"  - {problem}", highlight=False, markup=False)
+            err_console.print(f"  - {problem}", highlight=False, markup=False, soft_wrap=True)
     if bad:
         raise typer.Exit(1)
 

@@ -204,6 +204,8 @@ def load_board(board_dir: str | Path) -> BoardSpec:
         return BoardSpec.model_validate(data)
     except (yaml.YAMLError, UnicodeDecodeError) as err:
         raise PluriError(f"{path} is not valid YAML: {err}") from None
+    except RecursionError:
+        raise PluriError(f"{path} is nested too deeply to be a board spec") from None
     except ValidationError as err:
         raise ConfigError(str(path), format_validation_error(err)) from None
 

@@ -43,9 +43,14 @@ def _read_json(path: Path) -> dict[str, Any]:
     if not path.is_file():
         raise PluriError(f"{path} not found: is {path.parent} a finished plurieval run directory?")
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as err:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise PluriError(f"{path} is not valid JSON: {err}") from None
+    except RecursionError:
+        raise PluriError(f"{path} is nested too deeply to be a run file") from None
+    if not isinstance(data, dict):
+        raise PluriError(f"{path} must hold a JSON object")
+    return data
 
 
 def default_board(summary: dict[str, Any], rows: list[dict[str, Any]], host: Any) -> BoardSpec:

@@ -79,6 +79,9 @@ def validate_entry(
     if path.is_symlink():
         problems.append(f"{path.name}: is a symbolic link; submit the file itself")
         return report
+    if path.is_dir():
+        problems.append(f"{path}: is a directory; give an entry file (BOARD/entries/NAME.json)")
+        return report
     if not path.is_file():
         problems.append(f"{path}: not found")
         return report
