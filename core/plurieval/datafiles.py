@@ -16,6 +16,7 @@ import urllib.request
 from pathlib import Path
 
 from plurieval.errors import DataError, PluriError
+from plurieval.redact import redact_uri
 
 
 def cache_root() -> Path:
@@ -102,9 +103,9 @@ def download(url: str, namespace: str, *, missing_ok: bool = False, timeout: flo
     except urllib.error.HTTPError as err:
         if err.code == 404 and missing_ok:
             return None
-        raise DataError(f"could not download {url}: HTTP {err.code}") from None
+        raise DataError(f"could not download {redact_uri(url)}: HTTP {err.code}") from None
     except (urllib.error.URLError, OSError) as err:
         reason = getattr(err, "reason", err)
-        raise DataError(f"could not download {url} ({reason}); without network access point the loader "
+        raise DataError(f"could not download {redact_uri(url)} ({redact_uri(str(reason))}); without network access point the loader "
                         f"at a local copy (a folder, or $PLURIEVAL_DATA_DIR)") from None
     return atomic_write(target, data)
