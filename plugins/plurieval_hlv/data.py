@@ -52,6 +52,8 @@ class ItemCountsDataset(Dataset):
             options = cfg.options or row.get("options")
             if not options:
                 raise DataError(f"{path}:{i}: no options (set the config field 'options' or give an 'options' field)")
+            if not isinstance(options, list) or not all(isinstance(o, str) for o in options):
+                raise DataError(f"{path}:{i}: field 'options' must be a list of option strings, got {options!r}")
             missing = [f for f in cfg.input_fields + [cfg.counts_field] if f not in row]
             if missing:
                 raise DataError(f"{path}:{i}: missing field(s) {', '.join(missing)}")

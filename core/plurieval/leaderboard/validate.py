@@ -168,7 +168,7 @@ def _check_identity(entry: Entry, board: BoardSpec, host: Any, problems: list[st
     if bench.get("name") != entry.benchmark or str(bench.get("spec_version")) != entry.spec_version:
         problems.append(f"manifest.benchmark: says {bench.get('name')!r} spec {bench.get('spec_version')!r}, "
                         f"but the entry says {entry.benchmark!r} spec {entry.spec_version!r}")
-    if entry.manifest.get("status") not in (None, "complete"):
+    if entry.manifest.get("status") != "complete":
         problems.append(f"manifest.status: the run is {entry.manifest.get('status')!r}, not complete")
     if entry.bootstrap != board.bootstrap:
         problems.append(f"bootstrap: entry used {entry.bootstrap.model_dump()} but the board requires "
