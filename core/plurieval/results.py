@@ -13,10 +13,12 @@ before checksums existed (no ``checksum`` field) are kept as they are.
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import json
 import logging
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,7 +27,16 @@ from plurieval.errors import DataError
 from plurieval.hashing import canonical_json
 
 CHECKSUM = "checksum"
+_CHECKSUM_MARK = b'"checksum": "sha256:'
+_DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 log = logging.getLogger("plurieval")
+
+
+def _mangled_checksum(row: dict[str, Any]) -> bool:
+    """A top-level field that is a digest under a name one typo away from ``checksum``: the
+    checksum field of this very record, hit by a flipped byte."""
+    return any(isinstance(v, str) and _DIGEST.match(v) and difflib.SequenceMatcher(None, k, CHECKSUM).ratio() >= 0.75
+               for k, v in row.items() if k != CHECKSUM)
 
 
 def record_checksum(record: dict[str, Any]) -> str:
@@ -74,10 +85,11 @@ class ResultsFile:
         tail = lines.pop()  # b"" when the file ends with a newline, else a torn last write
         decoded = [(number, *decode_record(line)) for number, line in enumerate(lines, 1) if line.strip()]
         # A file written with checksums has one on every record: a record without one there is
-        # damaged (its checksum field itself was hit), not an old record to take on trust.
-        checksummed = any(had for _, _, _, had in decoded)
+        # damaged (its checksum field itself was hit), not an old record to take on trust. Any
+        # line, even a damaged one, that shows a checksum tells how the file was written.
+        checksummed = any(had for _, _, _, had in decoded) or any(_CHECKSUM_MARK in line for line in [*lines, tail])
         for number, row, why, had in decoded:
-            if row is not None and checksummed and not had:
+            if row is not None and not had and (checksummed or _mangled_checksum(row)):
                 row, why = None, "no checksum, unlike the other records (damaged)"
             if row is None:
                 self.dropped.append((number, why))

@@ -35,6 +35,8 @@ PROTECTED_DATASET_FIELDS = ("id", "split", "revision", "content_hash", "num_exam
 
 def _protected(path: tuple) -> bool:
     dotted = ".".join(str(p) for p in path)
+    if len(path) >= 3 and path[:2] == ("manifest", "config") and path[2] in ("output_dir", "tracking", "cache"):
+        return False  # where and how a run was reported, never what it computed (not in config_hash)
     if len(path) >= 3 and path[:2] == ("manifest", "datasets"):
         return len(path) == 3 or path[3] in PROTECTED_DATASET_FIELDS
     return any(dotted == p or dotted.startswith(p + ".") for p in PROTECTED_PREFIXES)
@@ -80,7 +82,7 @@ def _validate_copy(host, board, data, rows):
         shutil.copy(board / "board.yaml", copy_board / "board.yaml")
         results = copy_board / "entries" / "e.results.jsonl"
         results.write_text("".join(json.dumps(r) + "\n" for r in rows))
-        if isinstance(data, dict) and isinstance(data.get("results"), dict) and data["results"].get("file"):
+        if isinstance(data, dict) and isinstance(data.get("results"), dict) and isinstance(data["results"].get("file"), str):
             data = {**data, "results": {**data["results"], "file": "e.results.jsonl"}}
         entry = copy_board / "entries" / "e.json"
         entry.write_text(data if isinstance(data, str) else json.dumps(data))
