@@ -74,16 +74,22 @@ def fuzz_board(tmp_path_factory):
 
 
 def _validate_copy(host, board, data, rows):
+    """Validate ``data`` as an entry of a fresh copy of the board, its rows in the results file
+    the entry names (when that is a file name one can write)."""
+    from plurieval.leaderboard.schema import check_safe_name
     from plurieval.leaderboard.validate import validate_entry
 
     with tempfile.TemporaryDirectory() as tmp:
         copy_board = Path(tmp) / "toybench"
         (copy_board / "entries").mkdir(parents=True)
         shutil.copy(board / "board.yaml", copy_board / "board.yaml")
-        results = copy_board / "entries" / "e.results.jsonl"
-        results.write_text("".join(json.dumps(r) + "\n" for r in rows))
-        if isinstance(data, dict) and isinstance(data.get("results"), dict) and isinstance(data["results"].get("file"), str):
-            data = {**data, "results": {**data["results"], "file": "e.results.jsonl"}}
+        name = data.get("results", {}).get("file") if isinstance(data, dict) and isinstance(data.get("results"),
+                                                                                              dict) else None
+        try:
+            check_safe_name(name)
+            (copy_board / "entries" / name).write_text("".join(json.dumps(r) + "\n" for r in rows))
+        except (ValueError, TypeError, AttributeError, OSError):
+            pass  # an unwritable name: the validator must refuse the entry by itself
         entry = copy_board / "entries" / "e.json"
         entry.write_text(data if isinstance(data, str) else json.dumps(data))
         return validate_entry(entry, host)
