@@ -17,9 +17,10 @@ from pathlib import Path
 from hypothesis import HealthCheck, settings
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
-sys.path.insert(0, str(HERE.parent / "leaderboard"))  # the toy benchmark and its board helpers
-sys.path.insert(0, str(HERE.parent / "tracking"))  # the tiny benchmark plugin
+# The toy benchmark and its board helpers (appended, not prepended: another folder's modules must
+# not shadow what a test imports from its own folder).
+if str(HERE.parent / "leaderboard") not in sys.path:
+    sys.path.append(str(HERE.parent / "leaderboard"))
 
 _common = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
                                                      HealthCheck.function_scoped_fixture])

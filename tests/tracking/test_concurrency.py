@@ -102,13 +102,16 @@ def test_atomic_writes_of_one_file_from_many_threads_never_collide(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["manifest.json"]  # no temp file left behind
 
 
-_UPLOAD_AT = """
+_UPLOAD_TOGETHER = """
 import sys, time
-import mlflow.tracking  # imported before the start signal, so both uploads begin together
+from pathlib import Path
+import mlflow.tracking  # imported before the barrier, so both uploads begin together
 from plurieval_mlflow.upload import upload_run
-while time.time() < float(sys.argv[3]):
-    time.sleep(0.01)
-print(upload_run(sys.argv[1], uri=sys.argv[2])["experiment_id"])
+run_dir, uri, barrier = Path(sys.argv[1]), sys.argv[2], Path(sys.argv[3])
+(barrier / run_dir.name).touch()
+while len(list(barrier.iterdir())) < 2:
+    time.sleep(0.005)
+print(upload_run(run_dir, uri=uri)["experiment_id"])
 """
 
 
@@ -125,9 +128,10 @@ def test_a_local_mlflow_store_created_by_two_uploads_at_once(tmp_path):
                                                            "status": "complete"}))
         (run_dir / "summary.json").write_text(json.dumps({"metrics": {"score": 0.5}}))
         run_dirs.append(run_dir)
-    start = str(time.time() + 6)
-    procs = [subprocess.Popen([sys.executable, "-c", _UPLOAD_AT, str(d), uri, start], stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True) for d in run_dirs]
+    barrier = tmp_path / "barrier"
+    barrier.mkdir()
+    procs = [subprocess.Popen([sys.executable, "-c", _UPLOAD_TOGETHER, str(d), uri, str(barrier)],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for d in run_dirs]
     outs = [p.communicate(timeout=240) for p in procs]
     assert [p.returncode for p in procs] == [0, 0], [o[1][-1500:] for o in outs]
     assert outs[0][0].split()[-1] == outs[1][0].split()[-1]  # one experiment, found by the second
