@@ -111,9 +111,20 @@ def test_non_finite_numbers_are_refused_in_the_entry_and_in_its_rows(entry, host
 
 def test_a_run_on_other_data_is_refused_naming_the_data_it_should_have_used(host, runs, board, tmp_path):
     """The probe's shape: a run on a sample (here: other labels for the same example ids) whose
-    manifest even names the right split."""
+    manifest even names the right split. Submitting it is refused before anything is written;
+    an entry made anyway (by hand, or for another board) is refused by validation."""
+    from plurieval.errors import PluriError
+
     run_dir = make_run(host, tmp_path / "other", 0.8, params={"shift": 1})
-    path = build_entry(run_dir, host, submitter="Sam", board_dir=board)
+    before = sorted(p.name for p in (board / "entries").iterdir())
+    with pytest.raises(PluriError) as exc:
+        build_entry(run_dir, host, submitter="Sam", board_dir=board)
+    assert "data: the run read 'toy-words'" in str(exc.value)
+    assert sorted(p.name for p in (board / "entries").iterdir()) == before
+
+    other_board = make_board(tmp_path / "elsewhere", data=None)
+    path = build_entry(run_dir, host, submitter="Sam", board_dir=other_board)
+    shutil.copy(board / "board.yaml", other_board / "board.yaml")  # the board's real spec
     found = validate_entry(path, host).problems
     data_problem = [p for p in found if p.startswith("data: the run read 'toy-words'")]
     assert data_problem, found
@@ -123,8 +134,10 @@ def test_a_run_on_other_data_is_refused_naming_the_data_it_should_have_used(host
 
 
 def test_fewer_rows_than_the_board_requires_and_cherry_picked_rows_are_refused(host, runs, board, tmp_path):
-    small = build_entry(make_run(host, tmp_path / "small", 0.8, limit=1), host, submitter="S", board_dir=board)
-    assert any("fewer than the 4 the board requires" in p for p in validate_entry(small, host).problems)
+    from plurieval.errors import PluriError
+
+    with pytest.raises(PluriError, match="fewer than the 4 the board requires"):
+        build_entry(make_run(host, tmp_path / "small", 0.8, limit=1), host, submitter="S", board_dir=board)
 
     entry = build_entry(runs["weak"], host, submitter="W", board_dir=board)
     forge(entry, host, lambda rows: [r for r in rows if r["scores"]["toy-accuracy"] == 1.0])  # keep the good ones

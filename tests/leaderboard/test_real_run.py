@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from plurieval.config import build_run_config
+from plurieval.errors import PluriError
 from plurieval.host import PluginHost
 from plurieval.leaderboard.build import build_board
 from plurieval.leaderboard.schema import load_board
@@ -81,12 +82,13 @@ def test_a_chaosnli_sample_run_is_refused_naming_the_data_to_use(tmp_path, monke
                                "output_dir": str(tmp_path / "runs"), "tracking": {"enabled": False}})
     run_dir = execute(config, host).run_dir
     assert json.loads((run_dir / "manifest.json").read_text())["datasets"][0]["split"] == "test"
-    entry_path = build_entry(run_dir, host, submitter="sample user", board_dir=board)
-    found = validate_entry(entry_path, host).problems
-    data = [p for p in found if p.startswith("data: the run read 'chaosnli-mnli' split 'test'")]
-    assert data, found
-    assert "chaosnli_sample.jsonl" in data[0] and "not the board's data: chaosnli-mnli split 'test'" in data[0]
-    assert "629 examples" in data[0] and "PLURIEVAL_DATA_DIR" in data[0] and "hlv/mjd-chaosnli/test.json" in data[0]
+    with pytest.raises(PluriError) as exc:
+        build_entry(run_dir, host, submitter="sample user", board_dir=board)
+    data = str(exc.value)
+    assert "data: the run read 'chaosnli-mnli' split 'test'" in data, data
+    assert "chaosnli_sample.jsonl" in data and "not the board's data: chaosnli-mnli split 'test'" in data
+    assert "629 examples" in data and "PLURIEVAL_DATA_DIR" in data and "hlv/mjd-chaosnli/test.json" in data
+    assert not list(board.glob("entries/*.json"))  # refused before anything was written
 
 
 @pytest.mark.integration

@@ -168,6 +168,22 @@ def _package_relative(source: str) -> str:
     return source
 
 
+def _check_board_data(manifest: dict[str, Any], rows: list[dict[str, Any]], board: BoardSpec,
+                      board_dir: str | Path, host: Any) -> None:
+    """Refuse, before anything is written, a run the board would refuse for its data: another
+    dataset or split (a shipped sample standing in for the real data), rows that are not the
+    board's examples, too few of them. The message names the data the run should have used."""
+    from plurieval.leaderboard.pins import check_manifest_data, check_rows, pinned_data
+
+    pinned = pinned_data(board, board_dir, host)
+    problems: list[str] = []
+    check_manifest_data(manifest, pinned, problems)
+    if not problems:
+        check_rows(rows, pinned, problems)
+    if problems:
+        raise PluriError(f"this run cannot go on the {board.benchmark} board:\n" + "\n".join(f"  - {p}" for p in problems))
+
+
 def slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-.")[:60] or "entry"
 
@@ -217,6 +233,8 @@ def build_entry(
         raise PluriError(f"results.jsonl rows lack per-example scores for {', '.join(missing)} "
                          f"(the board requires {', '.join(board.metric_names)})")
 
+    if board_dir is not None and board.data is not None:
+        _check_board_data(manifest, rows, board, board_dir, host)
     again = recompute(rows, board, host)
     reported = summary.get("metrics") or {}
     disagree = [f"  {name}: summary.json {_summary_value(reported[name])!r}, recomputed {again.metrics[name].value!r}"
