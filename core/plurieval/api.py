@@ -15,6 +15,7 @@ Grouped by what a plugin author does with them:
 - data helpers: ``data_path``, ``download``, ``read_jsonl``, ``content_hash``, ``file_hash``,
   ``atomic_write`` (unique temp file + rename), ``file_lock``, ``redact_uri``, ``split_credentials``;
 - statistics: ``with_ci``;
+- text checks: ``check_degenerate``, ``is_degenerate``, ``DegenerateConfig`` (degenerate-text detector), ``strip_echo``;
 - explanation-loop helpers: ``run_explanation_benchmark``, ``choice_logprobs``, ``generate_texts``;
 - the model layer: ``LanguageModel``, ``Generation``, loaders, interventions;
 - steering math: ``direction_for``, ``diff_mean``, activations, LAPE, SAE, prompt rewrites;
@@ -70,6 +71,14 @@ _EXPORTS: dict[str, str] = {
     "short_hash": "plurieval.hashing:short",
     # statistics
     "with_ci": "plurieval.stats",
+    # text checks shared by generation metrics (pure Python)
+    "DegenerateConfig": "plurieval.text.degenerate",
+    "DegenerateVerdict": "plurieval.text.degenerate",
+    "check_degenerate": "plurieval.text.degenerate",
+    "is_degenerate": "plurieval.text.degenerate",
+    "text_features": "plurieval.text.degenerate",
+    "verdict_from_features": "plurieval.text.degenerate",
+    "strip_echo": "plurieval.text.echo",
     # explanation loop and its model helpers
     "run_explanation_benchmark": "plurieval.evaluate",
     "choice_logprobs": "plurieval.evaluate",
@@ -187,3 +196,12 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time names resolve lazil
     from plurieval.steering.lape import select_language_neurons
     from plurieval.steering.prompting import PromptRewrite
     from plurieval.steering.sae import feature_direction, select_features, train_sae
+    from plurieval.text.degenerate import (
+        DegenerateConfig,
+        DegenerateVerdict,
+        check_degenerate,
+        is_degenerate,
+        text_features,
+        verdict_from_features,
+    )
+    from plurieval.text.echo import strip_echo

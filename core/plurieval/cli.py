@@ -204,6 +204,87 @@ def run(
                       highlight=False)
 
 
+@app.command()
+def sweep(
+    benchmark: Annotated[str | None, typer.Argument(help="benchmark, or several comma-separated (or `benchmark:` in --config)")] = None,
+    model: Annotated[str | None, typer.Option(help="model(s), comma-separated: default, a registered model, hf:ID-OR-PATH")] = None,
+    methods: Annotated[str | None, typer.Option(help="methods, comma-separated; 'none' runs the benchmark's default")] = None,
+    config: Annotated[Path | None, typer.Option(help="YAML/JSON sweep file with lists for the same keys; options override it")] = None,
+    set_: Annotated[list[str] | None, typer.Option("--set", help="override for every run: key=value (as in `run`), repeatable")] = None,
+    grid: Annotated[list[str] | None, typer.Option(help="grid axis: key=[v1,v2,...] (method.alpha=[2,4,8]), repeatable")] = None,
+    limit: Annotated[int | None, typer.Option(help="at most N examples per run (per language where the benchmark has languages)")] = None,
+    executor: Annotated[str | None, typer.Option(help="local (this machine) or ray (a Ray cluster)")] = None,
+    address: Annotated[str | None, typer.Option(help="Ray cluster address: auto, HOST:6379 or ray://HOST:10001 (default: a local cluster)")] = None,
+    workers: Annotated[int | None, typer.Option(help="local: runs at once (1: in this process; N: a process pool)")] = None,
+    cpus_per_task: Annotated[float | None, typer.Option(help="CPUs per run (also its torch threads, under every executor)")] = None,
+    gpus_per_task: Annotated[float | None, typer.Option(help="ray: GPUs per run (0.5 puts two runs on a GPU)")] = None,
+    max_retries: Annotated[int | None, typer.Option(help="restarts of a run whose worker died (it resumes)")] = None,
+    output: Annotated[Path | None, typer.Option(help="output directory of the runs (default: runs); the sweep writes OUTPUT/sweeps/SWEEP-ID/")] = None,
+    seed: Annotated[int | None, typer.Option(help="random seed of every run")] = None,
+    batch_size: Annotated[int | None, typer.Option(help="generation/extraction batch size")] = None,
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="neither read nor write the cache")] = False,
+    force: Annotated[bool, typer.Option("--force", help="redo runs that already finished")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="list the runs the sweep would do, and stop")] = False,
+) -> None:
+    """Run a grid of models × methods (× `--grid` values) on one or more benchmarks, locally or
+    on Ray, with the same results either way. Each run is an ordinary run directory
+    (OUTPUT/RUN-ID, resumable); OUTPUT/sweeps/SWEEP-ID/ gets `sweep.json` (every run, its status
+    and directory) and the comparison `leaderboard compare` would show (comparison.md, .png,
+    .html). Starting the same sweep again continues it. Exits 1 when a run failed.
+
+    Examples:
+
+        plurieval sweep clasbench --model default --methods diffmean,pca --limit 10
+
+        plurieval sweep clasbench --methods diffmean --grid method.alpha=[4,8] --executor ray --address auto
+
+        plurieval sweep --config sweep.yaml --executor ray
+    """
+    from plurieval.sweep.spec import build_sweep_config, sweep_data
+
+    data = sweep_data(config, benchmark=benchmark, model=model, methods=methods, set_=set_, grid=grid,
+                      limit=limit, output=output, seed=seed, batch_size=batch_size,
+                      cache=False if no_cache else None,
+                      executor={"kind": executor, "address": address, "workers": workers,
+                                "cpus_per_task": cpus_per_task, "gpus_per_task": gpus_per_task,
+                                "max_retries": max_retries})
+    if "benchmark" not in data and "benchmarks" not in data:
+        _fail("give a benchmark (plurieval sweep BENCHMARK --methods A,B) or a sweep file with `benchmark:` (--config)")
+    sweep_config = build_sweep_config(data, source=f"sweep file {config}" if config else "sweep options")
+    host = get_host()
+    _report_plugin_errors(host)
+    from plurieval.sweep.driver import plan_sweep, run_sweep, sweep_directory
+
+    if dry_run:
+        plan = plan_sweep(sweep_config, host)
+        table = Table(title=safe(f"sweep {plan.sweep_id}: {len(plan.runs)} runs"), title_justify="left", show_edge=False)
+        for col in ("run id", "grid point", "state"):
+            table.add_column(col, overflow="fold")
+        for run_ in plan.runs:
+            run_dir = Path(sweep_config.output_dir) / run_.run_id
+            state = "complete" if (run_dir / "summary.json").exists() else \
+                "partial (resumes)" if (run_dir / "results.jsonl").exists() else "new"
+            table.add_row(safe(run_.run_id), safe(run_.label), state)
+        console.print(table)
+        for note in plan.duplicates:
+            warning(note, label="note")
+        err_console.print(safe(f"sweep directory: {sweep_directory(sweep_config, plan.sweep_id)}"), highlight=False)
+        return
+    outcome = run_sweep(sweep_config, host, force=force)
+    table_text = outcome.index.get("comparison", {}).get("table")
+    if table_text:
+        print(table_text, end="")
+    for note in outcome.index.get("notes", []):
+        warning(note, label="note")
+    err_console.print(safe(f"sweep: {outcome.directory / 'sweep.json'}"), highlight=False)
+    if outcome.failed:
+        for record in outcome.failed:
+            err_console.print(f"[bold red]failed:[/] {safe(record.run_id)}: {safe(record.error)}", highlight=False,
+                              soft_wrap=True)
+        err_console.print("run the same command again to retry them (finished runs are kept)", highlight=False)
+        raise typer.Exit(1)
+
+
 def _print_summary(summary: dict[str, Any]) -> None:
     metrics = summary.get("metrics", {})
     table = Table(title=safe(f"{summary.get('benchmark')} · {summary.get('method')} · {summary.get('model')}"),

@@ -45,7 +45,8 @@ CONTRIBUTION_HOOKS: dict[str, Kind] = {
     "register_models": "model",
     "register_resources": "resource",
 }
-LIFECYCLE_HOOKS = ("run_started", "example_scored", "metric_computed", "artifact_written", "run_finished")
+LIFECYCLE_HOOKS = ("run_started", "example_scored", "metric_computed", "artifact_written", "run_finished",
+                   "sweep_started", "sweep_run_finished", "sweep_finished")
 ALL_HOOKS = (*CONTRIBUTION_HOOKS, "register_commands", *LIFECYCLE_HOOKS)
 
 log = logging.getLogger("plurieval.hooks")

@@ -33,6 +33,9 @@ class RunContext:
     run_dir: Path
     components: dict[str, tuple[ComponentSpec, Any]]
     resumed: bool = False
+    # Set when the run is one point of a sweep: {"id": sweep id, "data": what sweep observers
+    # shared with every run (the MLflow parent run, say)}. None for a standalone run.
+    sweep: dict[str, Any] | None = None
     manifest: dict[str, Any] = field(default_factory=dict)
     _model: Any = None
     _method: Any = None

@@ -250,24 +250,26 @@ def _artifacts(client: Any, run_id: str, run_dir: Path, events: list[dict[str, A
     return n
 
 
-def upload_run(run_dir: str | Path, uri: str | None = None) -> dict[str, Any]:
+def upload_run(run_dir: str | Path, uri: str | None = None, parent_run_id: str | None = None) -> dict[str, Any]:
     """Upload one run directory; returns the new tracking state. Raises on failure after
-    marking the run ``pending`` (nothing half-uploaded is left behind when it can be deleted)."""
+    marking the run ``pending`` (nothing half-uploaded is left behind when it can be deleted).
+    ``parent_run_id`` (default: the one its state recorded, a sweep's) nests it under that run."""
     # MLflow prints "View run ... at ..." on stdout; keep plurieval's stdout for results only.
     with contextlib.redirect_stdout(sys.stderr):
-        return _upload_run(Path(run_dir), uri)
+        return _upload_run(Path(run_dir), uri, parent_run_id)
 
 
-def _upload_run(run_dir: Path, uri: str | None) -> dict[str, Any]:
+def _upload_run(run_dir: Path, uri: str | None, parent_run_id: str | None = None) -> dict[str, Any]:
     state = read_state(run_dir)
     uri = uri or state.get("uri")
+    parent_run_id = parent_run_id or state.get("parent_run_id")
     if not uri:
         raise ValueError(f"{run_dir}: no tracking URI recorded; pass --uri")
     with _store_guard(uri):
-        return _upload_locked(run_dir, uri, state)
+        return _upload_locked(run_dir, uri, state, parent_run_id)
 
 
-def _upload_locked(run_dir: Path, uri: str, state: dict[str, Any]) -> dict[str, Any]:
+def _upload_locked(run_dir: Path, uri: str, state: dict[str, Any], parent_run_id: str | None) -> dict[str, Any]:
     from plurieval.api import redact_uri, split_credentials
 
     # What is stored: the URI without its secret (the user name is kept as a hint for `sync`).
@@ -286,7 +288,8 @@ def _upload_locked(run_dir: Path, uri: str, state: dict[str, Any]) -> dict[str, 
         check_reachable(uri)
         client = _client(uri)
         exp_id = _experiment_id(client, experiment, uri)
-        run = client.create_run(exp_id, run_name=manifest.get("run_id", run_dir.name))
+        run = client.create_run(exp_id, run_name=manifest.get("run_id", run_dir.name),
+                                tags={"mlflow.parentRunId": parent_run_id} if parent_run_id else None)
         mlflow_run_id = run.info.run_id
         metrics = _metric_entries(summary, events)
         ts = int(os.path.getmtime(summary_path) * 1000) if summary_path.exists() else 0
@@ -329,7 +332,7 @@ def _upload_locked(run_dir: Path, uri: str, state: dict[str, Any]) -> dict[str, 
     return write_state(run_dir, uri=stored_uri, username=user or state.get("username"), experiment=experiment,
                        status="synced", mlflow_run_id=mlflow_run_id,
                        experiment_id=exp_id, nested_runs=len(children) - 1, artifacts=n_artifacts, error=None,
-                       child_run_ids=[rid for scope, rid in children.items() if scope],
+                       child_run_ids=[rid for scope, rid in children.items() if scope], parent_run_id=parent_run_id,
                        attempts=state.get("attempts", 0) + 1)
 
 
@@ -338,3 +341,42 @@ def pending_runs(root: str | Path) -> list[Path]:
     root = Path(root)
     candidates = [root] if (root / TRACKING_DIR).is_dir() else [p.parent.parent for p in root.glob(f"*/{TRACKING_DIR}/state.json")]
     return sorted(p for p in candidates if read_state(p).get("status") == "pending")
+
+
+# --- sweeps: one parent run, every run of the sweep nested under it ------------------------------
+
+def start_sweep_run(uri: str, experiment: str, sweep_id: str, params: dict[str, str],
+                    previous: dict[str, Any]) -> dict[str, Any]:
+    """The sweep's parent run (the one a previous attempt of this sweep created, when it still
+    exists on this server), set RUNNING. Returns ``{uri, experiment, experiment_id, parent_run_id}``."""
+    with contextlib.redirect_stdout(sys.stderr):
+        check_reachable(uri)
+        client = _client(uri)
+        exp_id = _experiment_id(client, experiment, uri)
+        run_id = None
+        if previous.get("uri") in (uri, credentials(uri)[0]) and previous.get("parent_run_id"):
+            try:
+                old = client.get_run(previous["parent_run_id"])
+                if old.info.lifecycle_stage == "active":
+                    run_id = old.info.run_id
+                    client.update_run(run_id, status="RUNNING")
+            except Exception:  # deleted on the server: start a new one
+                run_id = None
+        if run_id is None:
+            run = client.create_run(exp_id, run_name=f"sweep {sweep_id}",
+                                    tags={"plurieval.sweep_id": sweep_id, "mlflow.source.name": "plurieval sweep"})
+            run_id = run.info.run_id
+            _log(client, run_id, params={k: v[:PARAM_MAX] for k, v in params.items()})
+        return {"uri": uri, "experiment": experiment, "experiment_id": exp_id, "parent_run_id": run_id}
+
+
+def finish_sweep_run(info: dict[str, Any], sweep_dir: Path, counts: dict[str, int], status: str) -> None:
+    """Log the sweep's index and comparison files and its run counts on the parent run, and end it."""
+    with contextlib.redirect_stdout(sys.stderr):
+        client = _client(info["uri"])
+        run_id = info["parent_run_id"]
+        _log(client, run_id, metrics={(f"runs_{k}", 0): float(v) for k, v in counts.items()})
+        for name in ("sweep.json", "comparison.md", "comparison.png", "comparison.html"):
+            if (sweep_dir / name).is_file():
+                client.log_artifact(run_id, str(sweep_dir / name))
+        client.set_terminated(run_id, status)

@@ -154,6 +154,7 @@ def test_leaderboard_errors_with_markup_are_printed_literally(monkeypatch, capsy
 def test_leaderboard_commands_on_directories_and_undecodable_files(monkeypatch, capsys, tmp_path):
     code, _, err = _main(monkeypatch, capsys, "leaderboard", "validate", str(tmp_path))
     assert code == 1 and "is a directory" in err and "Traceback" not in err
-    (tmp_path / "manifest.json").write_bytes(b'{"status": "compl\xe9te"}')
+    for name in ("manifest.json", "summary.json"):
+        (tmp_path / name).write_bytes(b'{"status": "compl\xe9te"}')
     code, _, err = _main(monkeypatch, capsys, "leaderboard", "submit", str(tmp_path), "--submitter", "x")
     assert "not valid JSON" in _one_error(code, err)

@@ -188,19 +188,20 @@ def slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-.")[:60] or "entry"
 
 
-def build_entry(
+def entry_from_run(
     run_dir: str | Path,
     host: Any,
     *,
     submitter: str,
     board_dir: str | Path | None = None,
-    output: str | Path | None = None,
-    inline: bool = False,
+    board: BoardSpec | None = None,
     paper: str | None = None,
     mlflow_run: str | None = None,
     code: str | None = None,
-) -> Path:
-    """Write an entry (and its results file beside it) for a finished run; returns its path."""
+) -> tuple[Entry, list[dict[str, Any]]]:
+    """The entry a finished run makes on a board (``board``, else the one in ``board_dir``, else
+    a default board), with its rows inline, and the rows; nothing is written. Raises a
+    ``PluriError`` naming the problem when the run cannot make an entry."""
     run_dir = Path(run_dir)
     manifest = _read_json(run_dir / "manifest.json")
     summary = _read_json(run_dir / "summary.json")
@@ -220,9 +221,8 @@ def build_entry(
                              f"{bad[0]}; leaderboards accept finite numbers or null only (a metric that gives NaN or "
                              f"infinity for an example should report null, or use a config that keeps it finite)")
     benchmark = summary.get("benchmark")
-    if board_dir is None and (Path("leaderboards") / str(benchmark) / "board.yaml").is_file():
-        board_dir = Path("leaderboards") / str(benchmark)
-    board = load_board(board_dir) if board_dir else default_board(summary, rows, host)
+    if board is None:
+        board = load_board(board_dir) if board_dir else default_board(summary, rows, host)
     if board.benchmark != benchmark:
         raise PluriError(f"run {run_dir} is a {benchmark!r} run but the board is for {board.benchmark!r}")
     if str(summary.get("spec_version")) != board.spec_version:
@@ -243,42 +243,60 @@ def build_entry(
     if disagree:
         raise PluriError("the run's summary.json disagrees with the board's aggregation of its per-example "
                          f"results ({board.aggregation.kind} aggregation):\n" + "\n".join(disagree))
-
-    method = _method_info(manifest)
-    model = _model_info(manifest, summary)
-    if output is None:
-        name = "_".join([slug(method.name or "none")[:24], slug(model.id)[:32], slug(submitter)[:24],
-                         short(content_hash(manifest), 8)])
-        folder = Path(board_dir) / "entries" if board_dir else run_dir / "leaderboard"
-        output = folder / f"{name}.json"
-    output = Path(output)
-    # Everything is built and checked before anything is written; then the results file and
-    # the entry are each written atomically, so a failure never leaves half an entry behind.
-    results_bytes = results_path.read_bytes()
-    results_name = output.stem + ".results.jsonl"
     try:
-        if inline:
-            ref = ResultsRef(rows=rows, sha256=content_hash(rows), num_rows=len(rows))
-        else:
-            ref = ResultsRef(file=results_name, sha256="sha256:" + hashlib.sha256(results_bytes).hexdigest(),
-                             num_rows=len(rows))
         entry = Entry(
             benchmark=board.benchmark,
             spec_version=board.spec_version,
             submitter=Submitter(name=submitter),
-            method=method,
-            model=model,
+            method=_method_info(manifest),
+            model=_model_info(manifest, summary),
             created_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             manifest=public_manifest(manifest),
             bootstrap=board.bootstrap,
             metrics=again.metrics,
             per_language=again.per_language,
-            results=ref,
+            results=ResultsRef(rows=rows, sha256=content_hash(rows), num_rows=len(rows)),
             links=Links(mlflow_run=mlflow_run or _mlflow_link(run_dir, manifest), paper=paper, code=code),
         )
     except ValidationError as err:
         problems = "; ".join(f"{path}: {msg}" for path, msg in format_validation_error(err))
         raise PluriError(f"cannot make an entry of run {run_dir}: {problems}") from None
+    return entry, rows
+
+
+def build_entry(
+    run_dir: str | Path,
+    host: Any,
+    *,
+    submitter: str,
+    board_dir: str | Path | None = None,
+    output: str | Path | None = None,
+    inline: bool = False,
+    paper: str | None = None,
+    mlflow_run: str | None = None,
+    code: str | None = None,
+) -> Path:
+    """Write an entry (and its results file beside it) for a finished run; returns its path.
+    Everything is built and checked first; then the results file and the entry are each written
+    atomically, so a failure never leaves half an entry behind."""
+    run_dir = Path(run_dir)
+    if board_dir is None:
+        benchmark = _read_json(run_dir / "summary.json").get("benchmark")
+        if (Path("leaderboards") / str(benchmark) / "board.yaml").is_file():
+            board_dir = Path("leaderboards") / str(benchmark)
+    entry, rows = entry_from_run(run_dir, host, submitter=submitter, board_dir=board_dir, paper=paper,
+                                 mlflow_run=mlflow_run, code=code)
+    if output is None:
+        name = "_".join([slug(entry.method.name or "none")[:24], slug(entry.model.id)[:32], slug(submitter)[:24],
+                         short(content_hash(_read_json(run_dir / "manifest.json")), 8)])
+        folder = Path(board_dir) / "entries" if board_dir else run_dir / "leaderboard"
+        output = folder / f"{name}.json"
+    output = Path(output)
+    results_bytes = (run_dir / "results.jsonl").read_bytes()
+    results_name = output.stem + ".results.jsonl"
+    if not inline:
+        entry = entry.model_copy(update={"results": ResultsRef(
+            file=results_name, sha256="sha256:" + hashlib.sha256(results_bytes).hexdigest(), num_rows=len(rows))})
     text = json.dumps(entry.model_dump(mode="json"), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
     if not inline:
         atomic_write(output.parent / results_name, results_bytes)
