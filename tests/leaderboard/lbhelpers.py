@@ -21,7 +21,8 @@ def make_run(host: PluginHost, out: Path, skill: float, *, benchmark: str = "toy
     return execute(cfg, host).run_dir
 
 
-def _toy_data_pin() -> dict:
+def toy_data_pin() -> dict:
+    """The ``data:`` section of a board over the toy benchmark's words (sizes as the default run)."""
     import toybench
 
     from plurieval.hashing import content_hash
@@ -42,7 +43,7 @@ BOARD = {
     "metrics": ["toy-balanced", "toy-accuracy"],
     "ranking_metric": "toy-balanced",
     "bootstrap": {"seed": 0, "resamples": 300},
-    "data": _toy_data_pin(),
+    "data": toy_data_pin(),
 }
 
 
