@@ -12,7 +12,7 @@ Grouped by what a plugin author does with them:
   ``Metric``, ``Benchmark``, ...;
 - errors to raise: ``PluriError``, ``DataError``, ``ConfigError``;
 - config helpers: ``CommaList``;
-- data helpers: ``data_path``, ``download``, ``read_jsonl``, ``content_hash``, ``file_hash``;
+- data helpers: ``data_path``, ``download``, ``cache_root``, ``read_jsonl``, ``content_hash``, ``file_hash``;
 - statistics: ``with_ci``;
 - explanation-loop helpers: ``run_explanation_benchmark``, ``choice_logprobs``, ``generate_texts``;
 - the model layer: ``LanguageModel``, ``Generation``, loaders, interventions;
@@ -59,6 +59,7 @@ _EXPORTS: dict[str, str] = {
     "data_path": "plurieval.evaluate",
     "DATA_ENV": "plurieval.evaluate",
     "download": "plurieval.datafiles",
+    "cache_root": "plurieval.datafiles",
     "read_jsonl": "plurieval.results",
     "content_hash": "plurieval.hashing",
     "file_hash": "plurieval.hashing",
@@ -139,7 +140,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time names resolve lazil
         SteeringMethod,
     )
     from plurieval.config import CommaList, apply_overrides, build_run_config, load_config_file, split_assignment
-    from plurieval.datafiles import download
+    from plurieval.datafiles import cache_root, download
     from plurieval.errors import ConfigError, DataError, PluriError
     from plurieval.evaluate import DATA_ENV, choice_logprobs, data_path, generate_texts, run_explanation_benchmark
     from plurieval.hashing import content_hash, file_hash
