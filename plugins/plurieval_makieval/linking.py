@@ -34,7 +34,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from .config import LinkerConfig
-from .text import boundary_ok
+from .text import boundary_ok, is_continuous, is_word_char
 
 EXTRACTION_PROMPT = (
     "List every {what} named in the text below, one per line, exactly as the text writes it "
@@ -92,6 +92,22 @@ def target_qids(reference: dict[str, Any]) -> list[str]:
     return [q for q in [reference.get("country_qid"), *(reference.get("equivalents") or [])] if q]
 
 
+def _find(text: str, phrase: str, cursor: int) -> int:
+    """Where ``phrase`` occurs in ``text`` (after ``cursor`` first, then anywhere; exact case
+    first, then ignoring case), or -1."""
+    if not phrase:
+        return -1
+    pattern = re.compile(re.escape(phrase), re.IGNORECASE)
+    for hit in (text.find(phrase, cursor), text.find(phrase)):
+        if hit >= 0:
+            return hit
+    for start in (cursor, 0):
+        m = pattern.search(text, start)
+        if m and len(m.group(0)) == len(phrase):
+            return m.start()
+    return -1
+
+
 def _natural(entity_id: str) -> tuple[Any, ...]:
     return tuple(int(x) if x.isdigit() else x for x in re.split(r"(\d+)", entity_id))
 
@@ -122,7 +138,11 @@ class Linker:
         arabic = base in ("ar", "fa", "ur")
         found: list[tuple[int, int]] = []
         for i, ch in enumerate(s):
-            for length in index.lengths.get(ch, ()):
+            lengths = index.lengths.get(ch)
+            if not lengths or (i and not arabic and is_word_char(s[i - 1]) and is_word_char(ch)
+                               and not is_continuous(ch) and not is_continuous(s[i - 1])):
+                continue  # not where a name can start (inside a word of a spaced script)
+            for length in lengths:
                 j = i + length
                 if j <= len(s) and s[i:j] in index.surfaces and boundary_ok(s, i, j, suffixing=suffixing,
                                                                            arabic_prefixes=arabic):
@@ -180,9 +200,7 @@ class Linker:
         links: list[dict[str, Any]] = []
         cursor = 0
         for phrase in phrases:
-            pos = text.find(phrase, cursor)
-            if pos < 0:
-                pos = text.find(phrase)
+            pos = _find(text, phrase, cursor)
             if pos >= 0:
                 cursor = pos + len(phrase)
             if self.scans:

@@ -59,6 +59,9 @@ _PUNCT_MAP = {"’": "'", "‘": "'", "ʼ": "'", "`": "'", "´": "'", "-": " ", 
               "―": " ", "_": " ", "·": " ", "・": " "}
 
 
+_ASCII_TABLE = str.maketrans({k: v for k, v in _PUNCT_MAP.items() if k.isascii()})
+
+
 def is_continuous(ch: str) -> bool:
     """True for characters of scripts written without spaces between words."""
     cp = ord(ch)
@@ -104,8 +107,15 @@ class Normalizer:
         self.fold_case = fold_case
         self.fold_diacritics = base in {x.split("-")[0].lower() for x in fold_languages}
         self.fold_arabic = fold_arabic
+        self._memo: dict[str, str] = {}
 
     def _cluster(self, cluster: str) -> str:
+        done = self._memo.get(cluster)
+        if done is None:
+            done = self._memo[cluster] = self._cluster_uncached(cluster)
+        return done
+
+    def _cluster_uncached(self, cluster: str) -> str:
         out = unicodedata.normalize("NFKC", cluster)
         if self.fold_case:
             if self.turkic:
@@ -143,8 +153,25 @@ class Normalizer:
         return NormalizedText(text, "".join(chars), tuple(starts), tuple(ends))
 
     def key(self, label: str) -> str:
-        """The normalised form of a name (what the index is keyed by)."""
-        return self.normalize(label).text
+        """The normalised form of a name (what the index is keyed by): ``normalize(label).text``,
+        computed without the offsets."""
+        if label.isascii():
+            out = (label.casefold() if self.fold_case and not self.turkic else self._cluster_all(label))
+            out = out.translate(_ASCII_TABLE)
+        else:
+            out = self._cluster_all(label)
+        return " ".join(out.split())
+
+    def _cluster_all(self, label: str) -> str:
+        parts = []
+        i, n = 0, len(label)
+        while i < n:
+            j = i + 1
+            while j < n and unicodedata.combining(label[j]):
+                j += 1
+            parts.append(self._cluster(label[i:j]))
+            i = j
+        return "".join(parts)
 
 
 def boundary_ok(text: str, start: int, end: int, *, suffixing: bool = False, arabic_prefixes: bool = False) -> bool:
@@ -173,6 +200,8 @@ def script_min_length(key: str, *, continuous: int, other: int) -> bool:
     characters (one Han character carries a morpheme; three Latin letters barely do)."""
     if not key.strip():
         return False
+    if key.isascii():
+        return sum(c.isalnum() for c in key) >= other
     letters = [c for c in key if is_word_char(c)]
     if letters and all(is_continuous(c) for c in letters):
         return len(letters) >= continuous
