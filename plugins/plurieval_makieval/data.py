@@ -7,7 +7,8 @@ translation**. ``{country}`` becomes the country's name in the prompt language:
 - MAKIEval's own prompt names (``countries.jsonl: makieval_prompt_name``, 21 countries in 14
   languages) where they exist, else the CLDR name;
 - German: our dative forms for countries that take an article ("aus der Türkei", "in den
-  Vereinigten Staaten"; MAKIEval's German forms are not grammatical there), else the CLDR name;
+  Vereinigten Staaten", "im Vereinigten Königreich"; MAKIEval's German forms are not
+  grammatical there), else the CLDR name;
 - Italian: MAKIEval's names carry the article, so "di" is contracted ("del Giappone",
   "dell'Italia", "degli Stati Uniti");
 - French, Russian and Turkish templates put the name in apposition ("du pays suivant :
@@ -146,6 +147,8 @@ class MakievalPrompts(Dataset):
                             prompt = template.format(country=form)
                             if lang == "it":
                                 prompt = contract_italian(prompt)
+                            elif lang == "de":
+                                prompt = re.sub(r"\b(in|von|zu) dem ", lambda m: {"in": "im ", "von": "vom ", "zu": "zum "}[m.group(1)], prompt)
                             suffix = f".s{s}" if cfg.samples > 1 else ""
                             out.append(Example(
                                 id=f"{topic}.{country.iso2}.{lang}.t{k}{suffix}", input=prompt,

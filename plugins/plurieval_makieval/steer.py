@@ -34,9 +34,10 @@ def fit_intervention(ctx: Any, cfg: SteeringConfig) -> tuple[Any, dict[str, Any]
     params.setdefault("languages", [target, *sources])
     try:
         dataset = ctx.host.get("dataset", cfg.dataset).create(params, where="benchmark.params.steering.dataset_params")
+        examples = dataset.load(cfg.split)
     except PluriError as err:
-        raise PluriError(f"steering contrast: {err} (choose the parallel set with --set steering.dataset=NAME)") from None
-    examples = dataset.load(cfg.split)
+        raise PluriError(f"steering contrast for {target!r} vs {', '.join(sources)}: {err} (choose a parallel set that "
+                         f"has these languages with --set steering.dataset=NAME, e.g. clasbench-parallel)") from None
     have = {e.metadata.get("language") for e in examples}
     missing = [lang for lang in [target, *sources] if lang not in have]
     if missing:
