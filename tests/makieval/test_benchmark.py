@@ -97,7 +97,7 @@ def test_prompting_baseline_rewrites_the_prompts(host, tmp_path, monkeypatch):
 @pytest.mark.parametrize(("params", "method", "message"), [
     ({"topics": ["music"]}, None, "has no music .* --set knowledge_base=wikidata"),
     ({}, "diffmean", r"needs a language to steer towards: --set steering.target=de"),
-    ({"steering": {"target": "ko"}}, "diffmean", r"steering contrast: .*ko"),
+    ({"steering": {"target": "ko"}}, "diffmean", r"steering contrast for .ko. vs en: .*ko.txt"),
 ])
 def test_bad_settings_fail_before_any_generation(host, tmp_path, params, method, message):
     with pytest.raises(PluriError, match=message):
