@@ -32,6 +32,23 @@ def coverage(kb: Any, languages: list[str]) -> list[dict[str, Any]]:
     return rows
 
 
+def by_country(kb: Any, codes: list[str]) -> list[dict[str, Any]]:
+    """Per country: dishes whose origin is the country (or an equivalent: the UK counts its
+    nations), and holidays observed there, of which how many only there (the ones cultural
+    specificity can count with ``holiday_origin: unique``)."""
+    rows = []
+    for code in codes:
+        country = kb.countries.get(code.upper())
+        if country is None:
+            raise typer.BadParameter(f"country {code!r} is not in {kb.root / 'countries.jsonl'}")
+        target = set(country.equivalents)
+        food = [e for e in kb.entities_in("food") if e.kind == "entity" and target & set(e.origin)]
+        fest = [e for e in kb.entities_in("festivals") if e.kind == "entity" and target & set(e.observed)]
+        rows.append({"country": country.iso2, "name": country.name_en, "dishes": len(food),
+                     "holidays": len(fest), "holidays_only_here": sum(len(e.observed) == 1 for e in fest)})
+    return rows
+
+
 def markdown(rows: list[dict[str, Any]], topics: tuple[str, ...]) -> str:
     head = "| language | " + " | ".join(f"{t}: entities with a name (of {rows[0][f'{t}_total']}) | {t}: category words"
                                          for t in topics) + " |"
@@ -54,23 +71,29 @@ def register(cli: typer.Typer) -> None:
     def coverage_cmd(
         data_dir: Annotated[str | None, typer.Option(help="culture-kb folder (default: $PLURIEVAL_DATA_DIR)")] = None,
         languages: Annotated[str, typer.Option(help="comma-separated prompt languages")] = ",".join(LANGUAGES),
+        countries: Annotated[str | None, typer.Option(help="also per country (ISO codes): dishes from it, holidays in it")] = None,
         as_json: Annotated[bool, typer.Option("--json")] = False,
     ) -> None:
         """How many entities of each offline topic have a name in each prompt language (the
         linker also looks for English names in every language).
 
-        Example: plurieval makieval coverage --languages en,de,ja
+        Example: plurieval makieval coverage --languages en,de,ja --countries JP,DE,NG
         """
         from .kb import CultureKB
 
         kb = CultureKB(CultureKBConfig(data_dir=data_dir))
         rows = coverage(kb, [x.strip() for x in languages.split(",") if x.strip()])
+        per_country = by_country(kb, [x.strip() for x in countries.split(",") if x.strip()]) if countries else []
         if as_json:
-            print(json.dumps({"knowledge_base": kb.describe(), "coverage": rows}, indent=2))
+            print(json.dumps({"knowledge_base": kb.describe(), "coverage": rows, "by_country": per_country}, indent=2))
             return
         typer.echo(f"knowledge base: {kb.root} ({'sample' if kb.is_sample else 'culture-kb'}), records "
                    f"{kb.record_counts}")
         typer.echo(markdown(rows, kb.topics))
+        if per_country:
+            typer.echo("\n| country | dishes from it | holidays observed there | of which only there |\n|---|---:|---:|---:|")
+            for r in per_country:
+                typer.echo(f"| {r['country']} ({r['name']}) | {r['dishes']} | {r['holidays']} | {r['holidays_only_here']} |")
 
     @app.command("link")
     def link_cmd(

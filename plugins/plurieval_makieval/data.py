@@ -24,6 +24,7 @@ import json
 import re
 from collections.abc import Sequence
 from pathlib import Path
+
 from plurieval.api import DataError, Dataset, DatasetInfo, Example, PluriError, content_hash, data_path
 
 from .config import TOPICS, PromptsConfig

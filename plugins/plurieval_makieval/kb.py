@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from plurieval.api import DataError, PluriError, data_path, file_hash
+from plurieval.api import DataError, data_path, file_hash
 
 from .config import CultureKBConfig, LinkerConfig
 from .text import DEFAULT_FOLD_LANGUAGES, Normalizer, script_min_length
@@ -363,7 +363,7 @@ class CultureKB:
                     else:  # keep the best (lowest-rank, primary) reading of a name per entity
                         i = next(i for i, s in enumerate(entries) if s.entity == entity.id)
                         old = entries[i]
-                        if (rank[lang], not (name in entity.primary)) < (old.rank, not old.primary):
+                        if (rank[lang], name not in entity.primary) < (old.rank, not old.primary):
                             entries[i] = Surface(entity.id, entity.kind, name in entity.primary, rank[lang], name, lang)
         lengths: dict[str, set[int]] = {}
         for k in surfaces:

@@ -31,6 +31,7 @@ Definitions (Zhao et al. 2025, MAKIEval, §4; the exclusion rules are ours and c
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Iterable, Sequence
 from itertools import combinations
@@ -247,13 +248,26 @@ def relink(predictions: Sequence[Any], references: Sequence[Any], cfg: LinkedMet
                              f"(recorded {linking.get('linker')}, metric {want_linker})")
         target = target_qids(ref)
         extraction = pred.get("extraction")
-        if isinstance(extraction, dict) and isinstance(extraction.get("reply"), str):
-            links = linker.link_phrases(parse_extraction(extraction["reply"]), pred["text"], language=ref["language"],
-                                        topic=ref["topic"], target=target)
-        else:
-            links = linker.link(pred["text"], language=ref["language"], topic=ref["topic"], target=target)
-        out.append(links)
+        reply = extraction.get("reply") if isinstance(extraction, dict) else None
+        key = json.dumps([want_kb, want_linker, pred["text"], reply, ref["language"], ref["topic"], target],
+                         ensure_ascii=False, sort_keys=True)
+        if key not in _RELINKED:
+            if isinstance(reply, str):
+                links = linker.link_phrases(parse_extraction(reply), pred["text"], language=ref["language"],
+                                            topic=ref["topic"], target=target)
+            else:
+                links = linker.link(pred["text"], language=ref["language"], topic=ref["topic"], target=target)
+            if len(_RELINKED) > 100_000:
+                _RELINKED.clear()
+            _RELINKED[key] = json.dumps(links, ensure_ascii=False)
+        out.append(json.loads(_RELINKED[key]))
     return out
+
+
+# Relinked answers by (knowledge base, linker settings, text, ...): the five metrics of a board
+# re-link the same rows, and linking is the expensive part. Stored as JSON so no caller can
+# change another's copy.
+_RELINKED: dict[str, str] = {}
 
 
 class Granularity(LinkedMetric):
