@@ -94,6 +94,19 @@ def test_prompting_baseline_rewrites_the_prompts(host, tmp_path, monkeypatch):
     assert all(r["prompt"].endswith("Answer in German.") for r in rows_of(out.run_dir))
 
 
+def test_llm_extraction_step_is_recorded_and_linked(host, tmp_path, monkeypatch):
+    monkeypatch.setenv("PLURIEVAL_CACHE_DIR", str(tmp_path / "cache"))
+    out = execute(config(tmp_path, topics=["food"], countries=["JP"], extraction={"mode": "model", "max_new_tokens": 4}),
+                  host)
+    rows = rows_of(out.run_dir)
+    for row in rows:
+        ext = row["prediction"]["extraction"]
+        assert ext["by"] == "model under evaluation" and ext["query"].startswith("List every dish, food or type of dish")
+        assert row["prediction"]["text"] in ext["query"] and isinstance(ext["reply"], str)
+        assert all("phrase" in link for link in row["prediction"]["links"])  # links come from the reply's lines
+    assert out.summary["protocol"]["extraction_queries"] == len(rows) == 2
+
+
 @pytest.mark.parametrize(("params", "method", "message"), [
     ({"topics": ["music"]}, None, "has no music .* --set knowledge_base=wikidata"),
     ({}, "diffmean", r"needs a language to steer towards: --set steering.target=de"),
