@@ -76,15 +76,15 @@ class Makieval(Benchmark):
             replies = self._extract(ctx, chunk, texts, counts) if cfg.extraction.mode != "none" else [None] * len(chunk)
             for ex, (prompt, text), reply in zip(chunk, texts, replies, strict=True):
                 ref = ex.target
-                prediction: dict[str, Any] = {"text": text, "linking": linking}
+                prediction: dict[str, Any] = {"text": text, "prompt": prompt, "linking": linking}
                 if reply is not None:
                     prediction["extraction"] = reply
                     prediction["links"] = linker.link_phrases(parse_extraction(reply["reply"]), text,
                                                               language=ref["language"], topic=ref["topic"],
-                                                              target=target_qids(ref))
+                                                              target=target_qids(ref), prompt=prompt)
                 else:
                     prediction["links"] = linker.link(text, language=ref["language"], topic=ref["topic"],
-                                                      target=target_qids(ref))
+                                                      target=target_qids(ref), prompt=prompt)
                 ctx.record(ex.id, {"example_id": ex.id, "prompt": prompt, "prediction": prediction,
                                    "reference": ref, "metadata": ex.metadata})
 

@@ -83,6 +83,9 @@ class LinkerConfig(_Strict):
                           "the text's own language, the record's own name over an alias, the lowest id)")
     max_observed: int = Field(20, ge=0, description="holiday links list observing countries only up to this many "
                                                     "(the count is always recorded)")
+    exclude_prompt_terms: bool = Field(
+        True, description="drop links to what the prompt itself names (\"holidays and festivals\" asked → the answer "
+                          "repeating those words is not counted): small models echo the question")
 
 
 class ExtractionConfig(_Strict):
@@ -172,17 +175,23 @@ class SteeringConfig(_Strict):
 class MakievalConfig(_Strict):
     """The benchmark's knobs; the defaults are the benchmark as specified (spec 1)."""
 
-    languages: CommaList = Field(default_factory=lambda: ["en", "de", "ja"])
-    countries: CommaList = Field(default_factory=lambda: ["JP", "DE", "NG"])
-    topics: CommaList = Field(default_factory=lambda: ["food"])
-    templates: str | None = None
-    samples: int = Field(1, ge=1)
+    languages: CommaList = Field(default_factory=lambda: ["en", "de", "ja"],
+                                 description="prompt languages (templates exist for 17; see docs/makieval.md)")
+    countries: CommaList = Field(default_factory=lambda: ["JP", "DE", "NG"],
+                                 description="ISO 3166-1 alpha-2 codes from culture-kb/countries.jsonl (GB-SCT for Scotland)")
+    topics: CommaList = Field(default_factory=lambda: ["food"],
+                              description="food, festivals (offline KB); clothing, music, books, sports (wikidata)")
+    templates: str | None = Field(None, description="JSON file of your own templates {topic: {language: [...]}}")
+    samples: int = Field(1, ge=1, description="answers per prompt; above 1 the answers are sampled")
     temperature: float = Field(0.7, gt=0, description="sampling temperature when samples > 1")
-    max_new_tokens: int = Field(96, ge=1)
+    max_new_tokens: int = Field(96, ge=1, description="answer length")
     knowledge_base: str | None = Field(None, description="knowledge_base resource (default: culture-kb; 'wikidata' "
                                                          "for clothing, music, books, sports)")
-    knowledge_base_params: dict[str, Any] = Field(default_factory=dict)
-    linker: LinkerConfig = Field(default_factory=LinkerConfig)
-    extraction: ExtractionConfig = Field(default_factory=ExtractionConfig)
-    steering: SteeringConfig = Field(default_factory=SteeringConfig)
-    plots: bool = True
+    knowledge_base_params: dict[str, Any] = Field(default_factory=dict,
+                                                  description="its config, e.g. data_dir=/path/to/culture-kb")
+    linker: LinkerConfig = Field(default_factory=LinkerConfig, description="matching rules (linker.label_languages, ...)")
+    extraction: ExtractionConfig = Field(default_factory=ExtractionConfig,
+                                         description="optional LLM extraction before linking (extraction.mode=model)")
+    steering: SteeringConfig = Field(default_factory=SteeringConfig,
+                                     description="with --method: steering.target=de, steering.sources=en, steering.dataset")
+    plots: bool = Field(True, description="write the heatmaps and the consensus matrix")

@@ -54,6 +54,14 @@ LABEL_FALLBACKS: dict[str, tuple[str, ...]] = {
 }
 
 
+# Label languages not written in Latin script: an all-ASCII name among their labels is noise
+# (WorldCuisines lists "language" as a Japanese alias of donburi).
+NON_LATIN_LANGUAGES = frozenset({"ja", "zh", "ko", "ar", "arz", "ary", "fa", "hi", "th", "ru", "uk", "bg", "be", "el",
+                                 "he", "ur", "bn", "ta", "te", "ml", "kn", "mr", "gu", "pa", "ka", "hy", "my", "km",
+                                 "lo", "si", "ne", "am", "wuu", "yue", "gan", "mzn", "ckb", "ps", "sr", "mk", "kk",
+                                 "ky", "tg", "mn"})
+
+
 def label_languages(language: str) -> tuple[str, ...]:
     return LABEL_FALLBACKS.get(language, (language,))
 
@@ -351,7 +359,10 @@ class CultureKB:
             for lang, names in entity.labels.items():
                 if lang not in rank:
                     continue
+                unlatin = lang.split("-")[0] in NON_LATIN_LANGUAGES
                 for name in names:
+                    if "#" in name or (unlatin and name.isascii()):
+                        continue  # a section anchor, or an English word among another script's names (data noise)
                     k = norm.key(name)
                     if not script_min_length(k, continuous=linker.min_chars_unspaced, other=linker.min_chars):
                         continue

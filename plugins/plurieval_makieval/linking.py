@@ -125,11 +125,26 @@ class Linker:
 
     # --- scanning ---------------------------------------------------------------------------------
 
-    def link(self, text: str, *, language: str, topic: str, target: Sequence[str] = ()) -> list[dict[str, Any]]:
+    def link(self, text: str, *, language: str, topic: str, target: Sequence[str] = (),
+             prompt: str | None = None) -> list[dict[str, Any]]:
         """Links found in ``text`` (a prompt-language answer about ``topic``), in text order.
-        ``target``: QIDs of the prompt's country (used only to resolve ambiguous names)."""
+        ``target``: QIDs of the prompt's country (used only to resolve ambiguous names);
+        ``prompt``: the question, whose own entities and categories are not counted in the
+        answer (``exclude_prompt_terms``)."""
         if not self.scans:
-            return self.link_phrases(candidate_phrases(text), text, language=language, topic=topic, target=target)
+            links = self.link_phrases(candidate_phrases(text), text, language=language, topic=topic, target=target)
+        else:
+            links = self._scan(text, language=language, topic=topic, target=target)
+        return self._without_prompt_terms(links, prompt, language, topic)
+
+    def _without_prompt_terms(self, links: list[dict[str, Any]], prompt: str | None, language: str,
+                              topic: str) -> list[dict[str, Any]]:
+        if not prompt or not self.config.exclude_prompt_terms or not links or not self.scans:
+            return links
+        asked = {x["id"] for x in self._scan(prompt, language=language, topic=topic, target=())}
+        return [x for x in links if x["id"] not in asked]
+
+    def _scan(self, text: str, *, language: str, topic: str, target: Sequence[str]) -> list[dict[str, Any]]:
         index = self.kb.match_index(language, topic, self.config)
         norm = index.normalizer.normalize(text)
         s = norm.text
@@ -193,7 +208,7 @@ class Linker:
     # --- phrases ----------------------------------------------------------------------------------
 
     def link_phrases(self, phrases: Sequence[str], text: str, *, language: str, topic: str,
-                     target: Sequence[str] = ()) -> list[dict[str, Any]]:
+                     target: Sequence[str] = (), prompt: str | None = None) -> list[dict[str, Any]]:
         """Links of extracted phrases. A gazetteer scans each phrase (so "sushi and ramen" gives
         two links); a phrase-based backend links the phrase as a whole. ``start``/``end`` locate
         the phrase in ``text`` when it occurs there verbatim, else they are ``None``."""
@@ -204,7 +219,7 @@ class Linker:
             if pos >= 0:
                 cursor = pos + len(phrase)
             if self.scans:
-                for link in self.link(phrase, language=language, topic=topic, target=target):
+                for link in self._scan(phrase, language=language, topic=topic, target=target):
                     if pos >= 0:
                         link["start"], link["end"] = link["start"] + pos, link["end"] + pos
                     else:
@@ -217,4 +232,4 @@ class Linker:
                 continue
             links.append({"surface": phrase, "start": pos if pos >= 0 else None,
                           "end": pos + len(phrase) if pos >= 0 else None, "phrase": phrase, **found})
-        return links
+        return self._without_prompt_terms(links, prompt, language, topic)

@@ -249,14 +249,16 @@ def relink(predictions: Sequence[Any], references: Sequence[Any], cfg: LinkedMet
         target = target_qids(ref)
         extraction = pred.get("extraction")
         reply = extraction.get("reply") if isinstance(extraction, dict) else None
-        key = json.dumps([want_kb, want_linker, pred["text"], reply, ref["language"], ref["topic"], target],
+        prompt = pred.get("prompt") if isinstance(pred.get("prompt"), str) else None
+        key = json.dumps([want_kb, want_linker, pred["text"], reply, prompt, ref["language"], ref["topic"], target],
                          ensure_ascii=False, sort_keys=True)
         if key not in _RELINKED:
             if isinstance(reply, str):
                 links = linker.link_phrases(parse_extraction(reply), pred["text"], language=ref["language"],
-                                            topic=ref["topic"], target=target)
+                                            topic=ref["topic"], target=target, prompt=prompt)
             else:
-                links = linker.link(pred["text"], language=ref["language"], topic=ref["topic"], target=target)
+                links = linker.link(pred["text"], language=ref["language"], topic=ref["topic"], target=target,
+                                    prompt=prompt)
             if len(_RELINKED) > 100_000:
                 _RELINKED.clear()
             _RELINKED[key] = json.dumps(links, ensure_ascii=False)

@@ -141,3 +141,33 @@ def test_extraction_replies_and_phrases(linker):
     assert elsewhere[0]["id"] == "enwiki:Tempura" and elsewhere[0]["start"] is None
     assert candidate_phrases("1. Sushi\n2. Ramen, tempura and miso soup\nThese are all delicious dishes from the "
                              "country of Japan that everyone loves") == ["Sushi", "Ramen", "tempura", "miso soup"]
+
+
+def test_the_prompts_own_words_are_not_counted(linker):
+    prompt = "Name some important holidays and festivals in Japan."
+    answer = "Japan has many festivals and holidays, such as Children's Day."
+    every = linker.link(answer, language="en", topic="festivals")
+    assert [x["id"] for x in every] == ["category:festival", "category:holiday", "holidays:*:Children's Day"]
+    assert [x["id"] for x in linker.link(answer, language="en", topic="festivals", prompt=prompt)] == [
+        "holidays:*:Children's Day"]  # the question's "holidays and festivals" repeated back is not the model's
+    keep = Linker(linker.kb, LinkerConfig(exclude_prompt_terms=False))
+    assert len(keep.link(answer, language="en", topic="festivals", prompt=prompt)) == 3
+
+
+def test_noisy_names_in_the_kb_are_skipped(tmp_path):
+    import json
+
+    from plurieval_makieval.config import CultureKBConfig
+    from plurieval_makieval.kb import SAMPLE_DIR, CultureKB
+
+    for name in ("countries.jsonl", "festivals_holidays.jsonl"):
+        (tmp_path / name).write_text((SAMPLE_DIR / name).read_text(encoding="utf-8"), encoding="utf-8")
+    record = {"id": "x:1", "enwiki": "Donburi#Tendon", "labels": {"en": ["Tendon", "Donburi#Tendon"],
+                                                                   "ja": ["丼物", "language"]}, "origin_countries": ["Q17"]}
+    (tmp_path / "food_worldcuisines.jsonl").write_text(json.dumps(record) + "\n", encoding="utf-8")
+    kb_linker = Linker(CultureKB(CultureKBConfig(data_dir=str(tmp_path))))
+    # "language" is an English word listed among the Japanese names; "Donburi#Tendon" a section anchor
+    assert kb_linker.link("この言語はlanguageです。丼物が好き。", language="ja", topic="food")[0]["surface"] == "丼物"
+    assert len(kb_linker.link("この言語はlanguageです。丼物が好き。", language="ja", topic="food")) == 1
+    assert [x["surface"] for x in kb_linker.link("Tendon, or Donburi#Tendon", language="en", topic="food")] == [
+        "Tendon", "Tendon"]  # never the anchor "Donburi#Tendon" as one name
