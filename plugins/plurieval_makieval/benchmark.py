@@ -60,6 +60,8 @@ class Makieval(Benchmark):
             raise PluriError(f"the {kb.name} knowledge base has no {', '.join(unsupported)} (it covers "
                              f"{', '.join(kb.topics) or 'nothing'}); use --set knowledge_base=wikidata for "
                              f"clothing, music, books and sports")
+        if hasattr(kb, "dataset_info"):
+            ctx.add_dataset(kb.dataset_info())
         linker = Linker(kb, cfg.linker)
         linking = {"kb": kb.name, "kb_hash": kb.describe().get("content_hash"), "linker": cfg.linker.model_dump(mode="json")}
         if kb.describe().get("sample"):

@@ -28,7 +28,7 @@ from pathlib import Path
 from plurieval.api import DataError, Dataset, DatasetInfo, Example, PluriError, content_hash, data_path
 
 from .config import TOPICS, PromptsConfig
-from .kb import FILES, PLUGIN_DATA, SAMPLE_DIR, Country, load_countries
+from .kb import FILES, PLUGIN_DATA, SAMPLE_DIR, Country, load_countries, public_source
 
 TEMPLATES = PLUGIN_DATA / "templates.json"
 
@@ -159,13 +159,13 @@ class MakievalPrompts(Dataset):
         return out
 
     def info(self, examples: Sequence[Example], split: str | None) -> DatasetInfo:
-        countries_file = self.root / FILES["countries"]
+        templates = "plurieval_makieval:data/templates.json" if not self.config.templates else self.config.templates
         return DatasetInfo(
             id=self.config.id, revision=self.config.revision,
             content_hash=content_hash([e.to_dict() for e in examples]), split=split, num_examples=len(examples),
             license="templates: Apache-2.0 (plurieval, unverified translations); countries.jsonl: QIDs CC0, CLDR "
                     "names Unicode-3.0, MAKIEval prompt names MIT",
-            source=f"plurieval_makieval:data/templates.json + {'plurieval_makieval:data/sample' if self.is_sample else countries_file}")
+            source=f"{templates} + {public_source(self.root, self.is_sample)}/{FILES['countries']}")
 
 
 def cells(examples: Sequence[Example]) -> dict[tuple[str, str, str], list[Example]]:

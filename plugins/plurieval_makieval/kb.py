@@ -182,6 +182,22 @@ def load_countries(path: Path) -> dict[str, Country]:
     return out
 
 
+def public_source(root: Path, is_sample: bool) -> str:
+    """Where the KB was read from, without this machine's paths: ``$PLURIEVAL_DATA_DIR/...`` or
+    the plugin's sample by package name."""
+    import os
+
+    if is_sample:
+        return "plurieval_makieval:data/sample"
+    base = os.environ.get("PLURIEVAL_DATA_DIR")
+    if base:
+        try:
+            return "$PLURIEVAL_DATA_DIR/" + root.resolve().relative_to(Path(base).expanduser().resolve()).as_posix()
+        except ValueError:
+            pass
+    return str(root)
+
+
 def english_plurals(word: str) -> list[str]:
     """Regular English plurals of a category word ("noodle" → "noodles", "curry" → "curries")."""
     last = word.split(" ")[-1]
@@ -321,6 +337,15 @@ class CultureKB:
     @property
     def topics(self) -> tuple[str, ...]:
         return tuple(t for t in OFFLINE_TOPICS if self.record_counts.get(t))
+
+    def dataset_info(self) -> Any:
+        """The knowledge base as a dataset entry of the run manifest (what was read, its hash)."""
+        from plurieval.api import DatasetInfo
+
+        return DatasetInfo(id=self.name, revision=None, content_hash=self.content_hash, split=None,
+                           num_examples=sum(self.record_counts.values()), source=public_source(self.root, self.is_sample),
+                           license="WorldCuisines Apache-2.0; holidays MIT; CLDR Unicode-3.0; QIDs CC0; MAKIEval MIT"
+                           if not self.is_sample else "Apache-2.0 (plurieval sample)")
 
     def describe(self) -> dict[str, Any]:
         return {"name": self.name, "content_hash": self.content_hash, "sample": self.is_sample,

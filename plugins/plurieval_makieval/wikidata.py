@@ -114,6 +114,12 @@ class WikidataKB:
         # Wikidata changes every minute: the hash identifies the *queries*, not the answers.
         return {"name": self.name, "content_hash": content_hash(identity), **identity}
 
+    def dataset_info(self) -> Any:
+        from plurieval.api import DatasetInfo
+
+        return DatasetInfo(id=self.name, revision=None, content_hash=self.describe()["content_hash"], split=None,
+                           num_examples=0, source=self.config.api_url, license="CC0")
+
     @property
     def topics(self) -> tuple[str, ...]:
         return tuple(self.config.topic_classes)

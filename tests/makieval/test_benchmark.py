@@ -81,7 +81,7 @@ def test_steering_fits_on_the_clasbench_contrast_and_generates_under_it(host, tm
     assert steering["contrast"] == "clasbench-sample" and steering["card"]["target"] == "de"
     manifest = json.loads((out.run_dir / "manifest.json").read_text())
     assert [iv["name"] for iv in manifest["interventions"]] == ["steer_de"]
-    assert {d["id"] for d in manifest["datasets"]} == {"makieval-prompts", "clasbench-sample"}
+    assert {d["id"] for d in manifest["datasets"]} == {"makieval-prompts", "culture-kb", "clasbench-sample"}
     assert (out.run_dir / "artifacts" / "intervention_de").is_dir()
     # the unsteered answers differ from the steered ones (same prompts, same greedy decoding)
     plain = execute(config(tmp_path, topics=["food"]), host)
