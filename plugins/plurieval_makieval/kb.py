@@ -129,30 +129,25 @@ class SurfaceIndex:
     lengths: dict[str, list[int]]
 
 
-def _read_jsonl(path: Path) -> list[dict[str, Any]]:
-    rows = []
+def _read_rows(path: Path) -> list[dict[str, Any]]:
+    """JSONL objects, each with its row number in ``_line`` (for error messages)."""
+    from plurieval.api import read_jsonl
+
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        rows = read_jsonl(path)
     except UnicodeDecodeError as err:
         raise DataError(f"{path}: not valid UTF-8 ({err.reason})") from None
-    for i, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as err:
-            raise DataError(f"{path}:{i}: not valid JSON ({err.msg})") from None
+    for i, row in enumerate(rows, 1):
         if not isinstance(row, dict):
-            raise DataError(f"{path}:{i}: each line must be a JSON object")
+            raise DataError(f"{path}: row {i}: each line must be a JSON object")
         row["_line"] = i
-        rows.append(row)
     return rows
 
 
 def _need(row: dict[str, Any], path: Path, key: str, kind: type | tuple[type, ...]) -> Any:
     value = row.get(key)
     if not isinstance(value, kind):
-        raise DataError(f"{path}:{row.get('_line')}: field {key!r} missing or not {getattr(kind, '__name__', kind)} "
+        raise DataError(f"{path}: row {row.get('_line')}: field {key!r} missing or not {getattr(kind, '__name__', kind)} "
                         f"(got {value!r})")
     return value
 
@@ -162,7 +157,7 @@ def _labels(row: dict[str, Any], path: Path) -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
     for lang, names in labels.items():
         if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
-            raise DataError(f"{path}:{row.get('_line')}: labels.{lang} must be a list of strings")
+            raise DataError(f"{path}: row {row.get('_line')}: labels.{lang} must be a list of strings")
         out[lang] = [n for n in names if n.strip()]
     return out
 
@@ -170,7 +165,7 @@ def _labels(row: dict[str, Any], path: Path) -> dict[str, list[str]]:
 def load_countries(path: Path) -> dict[str, Country]:
     """``countries.jsonl`` by ISO code (upper case; GB-SCT etc. for the UK nations)."""
     out: dict[str, Country] = {}
-    for row in _read_jsonl(path):
+    for row in _read_rows(path):
         qid, iso2 = _need(row, path, "qid", str), _need(row, path, "iso2", str)
         out[iso2.upper()] = Country(
             qid=qid, iso2=iso2.upper(), name_en=_need(row, path, "name_en", str), kind=str(row.get("kind") or "country"),
@@ -261,22 +256,27 @@ class CultureKB:
         have.observed = tuple(sorted(set(have.observed) | set(entity.observed)))
         have.members = have.members + entity.members
 
-    def _load_food(self) -> None:
-        path = self._path("food", required=False)
-        self._food_categories: dict[str, str] = {}  # English category → "coarse" | "fine"
-        if path is None:
-            self.record_counts["food"] = 0
-            return
-        rows = _read_jsonl(path)
+    def _records(self, key: str) -> list[tuple[Path, dict[str, Any], str, dict[str, list[str]]]]:
+        """(file, row, record id, labels) of one optional KB file; every record needs an English name."""
+        path = self._path(key, required=False)
+        rows = _read_rows(path) if path is not None else []
+        self.record_counts[key] = len(rows)
+        out = []
         for row in rows:
             rid = _need(row, path, "id", str)
             labels = _labels(row, path)
             if not labels.get("en"):
-                raise DataError(f"{path}:{row['_line']}: record {rid!r} has no English name (labels.en)")
+                raise DataError(f"{path}: row {row['_line']}: record {rid!r} has no English name (labels.en)")
+            out.append((path, row, rid, labels))
+        return out
+
+    def _load_food(self) -> None:
+        self._food_categories: dict[str, str] = {}  # English category → "coarse" | "fine"
+        for path, row, rid, labels in self._records("food"):
             enwiki = row.get("enwiki")
             origin = row.get("origin_countries") or []
             if not isinstance(origin, list) or not all(isinstance(q, str) for q in origin):
-                raise DataError(f"{path}:{row['_line']}: origin_countries must be a list of QIDs")
+                raise DataError(f"{path}: row {row['_line']}: origin_countries must be a list of QIDs")
             self._add(Entity(id=f"enwiki:{enwiki}" if isinstance(enwiki, str) and enwiki else rid, kind="entity",
                              domain="food", labels=labels, primary={labels["en"][0]}, origin=tuple(origin),
                              origin_source="worldcuisines", members=(rid,)))
@@ -285,24 +285,12 @@ class CultureKB:
                 for cat in cats.get(level) or []:
                     if isinstance(cat, str) and cat.strip():
                         self._food_categories.setdefault(cat.strip().lower(), level)
-        self.record_counts["food"] = len(rows)
 
     def _load_holidays(self) -> None:
-        path = self._path("festivals", required=False)
-        if path is None:
-            self.record_counts["festivals"] = 0
-            return
-        rows = _read_jsonl(path)
-        for row in rows:
-            rid = _need(row, path, "id", str)
-            labels = _labels(row, path)
-            if not labels.get("en"):
-                raise DataError(f"{path}:{row['_line']}: record {rid!r} has no English name (labels.en)")
-            observed = row.get("observed_in") or []
+        for _path, row, rid, labels in self._records("festivals"):
             self._add(Entity(id=f"holidays:*:{labels['en'][0]}", kind="entity", domain="festivals", labels=labels,
-                             primary={labels["en"][0]}, observed=tuple(observed), origin_source="holidays:observed_in",
-                             members=(rid,)))
-        self.record_counts["festivals"] = len(rows)
+                             primary={labels["en"][0]}, observed=tuple(row.get("observed_in") or []),
+                             origin_source="holidays:observed_in", members=(rid,)))
 
     def _load_categories(self) -> None:
         """Category words: WorldCuisines' English category names (+ regular plurals) and the

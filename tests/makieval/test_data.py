@@ -82,7 +82,7 @@ def test_broken_kb_files_name_file_and_line(tmp_path):
         (tmp_path / name).write_text((SAMPLE_DIR / name).read_text(encoding="utf-8"), encoding="utf-8")
     food = tmp_path / "food_worldcuisines.jsonl"
     food.write_text(food.read_text(encoding="utf-8") + '{"id": "x", "labels": {"de": ["Nur Deutsch"]}}\n')
-    with pytest.raises(DataError, match=r"food_worldcuisines.jsonl:33: record 'x' has no English name"):
+    with pytest.raises(DataError, match=r"food_worldcuisines.jsonl: row 33: record 'x' has no English name"):
         CultureKB(CultureKBConfig(data_dir=str(tmp_path)))
     food.write_text("{broken\n")
     with pytest.raises(DataError, match=r"food_worldcuisines.jsonl:1: not valid JSON"):
