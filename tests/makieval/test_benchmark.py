@@ -138,3 +138,39 @@ def test_default_model_steered_to_german_asked_about_german_food(tmp_path, share
     rows = rows_of(out.run_dir)
     assert all(r["prediction"]["linking"]["kb"] == "culture-kb" for r in rows)
     assert (out.run_dir / "plots" / "heatmap_entity_diversity.png").is_file()
+
+
+def test_a_run_goes_on_the_board_and_an_edited_link_is_refused(host, tmp_path, monkeypatch):
+    """The repository's board spec, pointed at the sample KB this run was linked against: the
+    entry validates (every row re-linked from its text); a link added to one answer afterwards
+    (scores recomputed, hash fixed) is refused by the re-linking."""
+    import yaml
+
+    from plurieval.hashing import file_hash
+    from plurieval.leaderboard.submit import build_entry
+    from plurieval.leaderboard.validate import validate_entry
+
+    monkeypatch.setenv("PLURIEVAL_CACHE_DIR", str(tmp_path / "cache"))
+    run_dir = execute(config(tmp_path, topics=["food"]), host).run_dir
+    board = tmp_path / "leaderboards" / "makieval"
+    board.mkdir(parents=True)
+    spec = yaml.safe_load((Path(__file__).parents[2] / "leaderboards" / "makieval" / "board.yaml").read_text())
+    for metric in spec["metrics"]:
+        assert metric["params"]["relink"] is True
+        metric["params"]["knowledge_base_params"] = {"data_dir": str(SAMPLE_DIR)}
+    (board / "board.yaml").write_text(yaml.safe_dump(spec))
+    entry = build_entry(run_dir, host, submitter="test", board_dir=board)
+    report = validate_entry(entry, host)
+    assert report.ok, report.problems
+
+    data = json.loads(entry.read_text())
+    results = entry.parent / data["results"]["file"]
+    rows = [json.loads(line) for line in results.read_text().splitlines()]
+    rows[0]["prediction"]["links"].append({"surface": "sushi", "start": 0, "end": 5, "kind": "entity",
+                                           "id": "enwiki:Sushi", "origin": ["Q17"], "origin_source": "worldcuisines"})
+    rows[0]["scores"]["granularity"] = {"specific": 1, "category": 0}
+    results.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+    data["results"]["sha256"] = file_hash(results)
+    entry.write_text(json.dumps(data))
+    problems = validate_entry(entry, host).problems
+    assert any("scores.granularity is {'specific': 1, 'category': 0} but its prediction scores" in p for p in problems), problems
