@@ -58,7 +58,6 @@ class WikidataConfig(_Strict):
     topic_classes: dict[str, list[str]] = Field(default_factory=lambda: {k: list(v) for k, v in DEFAULT_TOPIC_CLASSES.items()})
     origin_properties: list[str] = Field(default_factory=lambda: ["P495", "P17"],
                                          description="origin = values of the first property that has any")
-    countries_data_dir: str | None = Field(None, description="where countries.jsonl is (default: as the culture-kb resource)")
 
 
 # --- linking ---------------------------------------------------------------------------------------

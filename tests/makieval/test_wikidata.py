@@ -170,3 +170,20 @@ def test_linker_uses_phrases_with_a_phrase_based_backend(wikidata_server, tmp_pa
     assert [(x["surface"], x["kind"], x["id"], x["start"]) for x in links] == [
         ("Sushi", "entity", "Q46383", 3), ("dish", "category", "Q746549", 35)]
     assert kb.describe()["content_hash"].startswith("sha256:")
+
+
+def test_benchmark_runs_an_online_topic_through_the_backend(host, wikidata_server, tmp_path, monkeypatch):
+    from plurieval.config import build_run_config
+    from plurieval.runner import execute
+
+    base, _ = wikidata_server
+    monkeypatch.setenv("PLURIEVAL_CACHE_DIR", str(tmp_path / "cache"))
+    params = {"languages": ["en"], "countries": ["JP"], "topics": ["clothing"], "max_new_tokens": 4,
+              "knowledge_base": "wikidata",
+              "knowledge_base_params": {"api_url": f"{base}/w/api.php", "sparql_url": f"{base}/sparql",
+                                        "cache_dir": str(tmp_path / "wd")}}
+    out = execute(build_run_config({"benchmark": {"name": "makieval", "params": params}, "model": "tiny", "limit": 1,
+                                    "output_dir": str(tmp_path / "runs"), "tracking": {"enabled": False}}), host)
+    assert out.summary["knowledge_base"]["name"] == "wikidata" and out.summary["protocol"]["topics"] == ["clothing"]
+    manifest = json.loads((out.run_dir / "manifest.json").read_text())
+    assert "wikidata" in {d["id"] for d in manifest["datasets"]}
