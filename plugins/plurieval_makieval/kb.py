@@ -62,6 +62,11 @@ NON_LATIN_LANGUAGES = frozenset({"ja", "zh", "ko", "ar", "arz", "ary", "fa", "hi
                                  "ky", "tg", "mn"})
 
 
+# Words that WorldCuisines' alias columns carry as names of dishes (field names and notes left
+# by the parsing: "section" is a "name" of 35 dishes): never matched.
+JUNK_NAMES = frozenset({"section", "language", "alias", "age", "group", "not_stated", "english"})
+
+
 def label_languages(language: str) -> tuple[str, ...]:
     return LABEL_FALLBACKS.get(language, (language,))
 
@@ -374,8 +379,8 @@ class CultureKB:
                     continue
                 unlatin = lang.split("-")[0] in NON_LATIN_LANGUAGES
                 for name in names:
-                    if "#" in name or (unlatin and name.isascii()):
-                        continue  # a section anchor, or an English word among another script's names (data noise)
+                    if "#" in name or (unlatin and name.isascii()) or name.lower() in JUNK_NAMES:
+                        continue  # a section anchor, an English word among another script's names, a field name
                     k = norm.key(name)
                     if not script_min_length(k, continuous=linker.min_chars_unspaced, other=linker.min_chars):
                         continue

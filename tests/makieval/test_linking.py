@@ -162,7 +162,7 @@ def test_noisy_names_in_the_kb_are_skipped(tmp_path):
 
     for name in ("countries.jsonl", "festivals_holidays.jsonl"):
         (tmp_path / name).write_text((SAMPLE_DIR / name).read_text(encoding="utf-8"), encoding="utf-8")
-    record = {"id": "x:1", "enwiki": "Donburi#Tendon", "labels": {"en": ["Tendon", "Donburi#Tendon"],
+    record = {"id": "x:1", "enwiki": "Donburi#Tendon", "labels": {"en": ["Tendon", "Donburi#Tendon", "section"],
                                                                    "ja": ["丼物", "language"]}, "origin_countries": ["Q17"]}
     (tmp_path / "food_worldcuisines.jsonl").write_text(json.dumps(record) + "\n", encoding="utf-8")
     kb_linker = Linker(CultureKB(CultureKBConfig(data_dir=str(tmp_path))))
@@ -171,3 +171,4 @@ def test_noisy_names_in_the_kb_are_skipped(tmp_path):
     assert len(kb_linker.link("この言語はlanguageです。丼物が好き。", language="ja", topic="food")) == 1
     assert [x["surface"] for x in kb_linker.link("Tendon, or Donburi#Tendon", language="en", topic="food")] == [
         "Tendon", "Tendon"]  # never the anchor "Donburi#Tendon" as one name
+    assert kb_linker.link("In this section: Tendon", language="en", topic="food")[0]["surface"] == "Tendon"
