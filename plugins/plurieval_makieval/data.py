@@ -16,6 +16,8 @@ translation**. ``{country}`` becomes the country's name in the prompt language:
 
 One example per prompt: ``id = "<topic>.<ISO>.<language>.t<k>[.s<j>]"``, ``input`` the prompt,
 ``target`` the reference the metrics read (language, country, its QID and equivalents, topic).
+Your own templates may also use ``{adjective}``: MAKIEval's adjective for the country
+("Japanese", "japanisch", "日本の"; 21 countries in 14 languages).
 """
 
 from __future__ import annotations
@@ -135,6 +137,16 @@ class MakievalPrompts(Dataset):
                          f"alpha-2 codes such as JP, DE, NG (GB-SCT for Scotland)"
                          + (f"; did you mean {', '.join(close)}?" if close else ""))
 
+    @staticmethod
+    def _adjective(country: Country, language: str, template: str) -> str:
+        """MAKIEval's adjective ("Japanese", "日本の"), for templates that use ``{adjective}``."""
+        if "{adjective}" not in template:
+            return ""
+        if language not in country.adjectives:
+            raise PluriError(f"template {template!r} needs the {language} adjective of {country.name_en}, which "
+                             f"countries.jsonl has only for the 21 MAKIEval countries (makieval_adjective)")
+        return country.adjectives[language]
+
     def load(self, split: str | None = None) -> list[Example]:
         cfg = self.config
         out = []
@@ -145,7 +157,7 @@ class MakievalPrompts(Dataset):
                     form = country_form(country, lang)
                     for s in range(cfg.samples):  # every template once before any second sample (--limit)
                         for k, template in enumerate(self.templates[topic][lang]):
-                            prompt = template.format(country=form)
+                            prompt = template.format(country=form, adjective=self._adjective(country, lang, template))
                             if lang == "it":
                                 prompt = contract_italian(prompt)
                             elif lang == "de":

@@ -106,3 +106,19 @@ def test_full_culture_kb_when_present(shared_data):
 
 def kb_countries(root):
     return [json.loads(line) for line in (root / "culture-kb" / "countries.jsonl").read_text(encoding="utf-8").splitlines()]
+
+
+def test_own_templates_may_use_makievals_adjectives(tmp_path):
+    path = tmp_path / "t.json"
+    path.write_text(json.dumps({"food": {"en": ["List some {adjective} dishes."]}}))
+    countries = tmp_path / "kb"
+    countries.mkdir()
+    row = {"qid": "Q17", "iso2": "JP", "name_en": "Japan", "makieval_adjective": {"en": "Japanese"}}
+    (countries / "countries.jsonl").write_text(json.dumps(row) + "\n" + json.dumps({"qid": "Q1033", "iso2": "NG",
+                                                                                       "name_en": "Nigeria"}) + "\n")
+    ds = MakievalPrompts(PromptsConfig(languages=["en"], countries=["JP"], topics=["food"], templates=str(path),
+                                       data_dir=str(countries)))
+    assert ds.load()[0].input == "List some Japanese dishes."
+    with pytest.raises(PluriError, match="needs the en adjective of Nigeria"):
+        MakievalPrompts(PromptsConfig(languages=["en"], countries=["NG"], topics=["food"], templates=str(path),
+                                      data_dir=str(countries))).load()
