@@ -89,8 +89,8 @@ def load_templates(path: str | Path | None) -> dict[str, dict[str, list[str]]]:
             if not isinstance(templates, list) or not templates or not all(isinstance(t, str) for t in templates):
                 raise DataError(f"{file}: {topic}.{lang} must be a non-empty list of strings")
             for i, t in enumerate(templates):
-                if "{country}" not in t:
-                    raise DataError(f"{file}: {topic}.{lang}[{i}] has no {{country}} placeholder: {t!r}")
+                if "{country}" not in t and "{adjective}" not in t:
+                    raise DataError(f"{file}: {topic}.{lang}[{i}] has no {{country}} (or {{adjective}}) placeholder: {t!r}")
         out[topic] = by_lang
     return out
 
