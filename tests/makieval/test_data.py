@@ -62,7 +62,7 @@ def test_bad_prompt_settings_are_one_clear_error(kw, message):
 def test_bad_template_file(tmp_path):
     path = tmp_path / "t.json"
     path.write_text(json.dumps({"food": {"en": ["Dishes of somewhere."]}}))
-    with pytest.raises(DataError, match=r"food.en\[0\] has no \{country\} placeholder"):
+    with pytest.raises(DataError, match=r"food.en\[0\] has no \{country\} \(or \{adjective\}\) placeholder"):
         prompts(languages=["en"], countries=["JP"], topics=["food"], templates=str(path))
 
 
