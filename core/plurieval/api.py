@@ -13,7 +13,7 @@ Grouped by what a plugin author does with them:
   ``Benchmark``, ...;
 - errors to raise: ``PluriError``, ``DataError``, ``ConfigError``;
 - config helpers: ``CommaList``;
-- data helpers: ``data_path``, ``download``, ``read_jsonl``, ``content_hash``, ``file_hash``,
+- data helpers: ``data_path``, ``download``, ``cache_root``, ``read_jsonl``, ``content_hash``, ``file_hash``,
   ``atomic_write`` (unique temp file + rename), ``file_lock``, ``redact_uri``, ``split_credentials``;
 - statistics: ``with_ci``;
 - text checks: ``check_degenerate``, ``is_degenerate``, ``DegenerateConfig`` (degenerate-text detector), ``strip_echo``;
@@ -68,6 +68,7 @@ _EXPORTS: dict[str, str] = {
     "file_lock": "plurieval.locking",
     "redact_uri": "plurieval.redact",
     "split_credentials": "plurieval.redact",
+    "cache_root": "plurieval.datafiles",
     "read_jsonl": "plurieval.results",
     "content_hash": "plurieval.hashing",
     "file_hash": "plurieval.hashing",
@@ -164,7 +165,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time names resolve lazil
         load_config_file,
         split_assignment,
     )
-    from plurieval.datafiles import atomic_write, download
+    from plurieval.datafiles import atomic_write, cache_root, download
     from plurieval.errors import ConfigError, DataError, PluriError
     from plurieval.evaluate import DATA_ENV, choice_logprobs, data_path, generate_texts, run_explanation_benchmark
     from plurieval.hashing import content_hash, file_hash
