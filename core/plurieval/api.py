@@ -9,11 +9,14 @@ Grouped by what a plugin author does with them:
 
 - the contract: ``hookimpl``, the spec records, ``NoConfig``;
 - the domain model: ``Dataset``, ``Example``, ``SteeringMethod``, ``ExplanationMethod``,
-  ``Metric``, ``Benchmark``, ...;
+  ``Metric``, ``RecordedMetric`` (model in the loop, recomputable from its recorded queries),
+  ``Benchmark``, ...;
 - errors to raise: ``PluriError``, ``DataError``, ``ConfigError``;
 - config helpers: ``CommaList``;
-- data helpers: ``data_path``, ``download``, ``read_jsonl``, ``content_hash``, ``file_hash``;
+- data helpers: ``data_path``, ``download``, ``cache_root``, ``read_jsonl``, ``content_hash``, ``file_hash``,
+  ``atomic_write`` (unique temp file + rename), ``file_lock``, ``redact_uri``, ``split_credentials``;
 - statistics: ``with_ci``;
+- text checks: ``check_degenerate``, ``is_degenerate``, ``DegenerateConfig`` (degenerate-text detector), ``strip_echo``;
 - explanation-loop helpers: ``run_explanation_benchmark``, ``choice_logprobs``, ``generate_texts``;
 - the model layer: ``LanguageModel``, ``Generation``, loaders, interventions;
 - steering math: ``direction_for``, ``diff_mean``, activations, LAPE, SAE, prompt rewrites;
@@ -48,7 +51,9 @@ _EXPORTS: dict[str, str] = {
     "MetricContext": "plurieval.components",
     "MetricResult": "plurieval.components",
     "Prediction": "plurieval.components",
+    "RecordedMetric": "plurieval.components",
     "SteeringMethod": "plurieval.components",
+    "attach_queries": "plurieval.components",
     # errors
     "PluriError": "plurieval.errors",
     "DataError": "plurieval.errors",
@@ -59,12 +64,25 @@ _EXPORTS: dict[str, str] = {
     "data_path": "plurieval.evaluate",
     "DATA_ENV": "plurieval.evaluate",
     "download": "plurieval.datafiles",
+    "atomic_write": "plurieval.datafiles",
+    "file_lock": "plurieval.locking",
+    "redact_uri": "plurieval.redact",
+    "split_credentials": "plurieval.redact",
+    "cache_root": "plurieval.datafiles",
     "read_jsonl": "plurieval.results",
     "content_hash": "plurieval.hashing",
     "file_hash": "plurieval.hashing",
     "short_hash": "plurieval.hashing:short",
     # statistics
     "with_ci": "plurieval.stats",
+    # text checks shared by generation metrics (pure Python)
+    "DegenerateConfig": "plurieval.text.degenerate",
+    "DegenerateVerdict": "plurieval.text.degenerate",
+    "check_degenerate": "plurieval.text.degenerate",
+    "is_degenerate": "plurieval.text.degenerate",
+    "text_features": "plurieval.text.degenerate",
+    "verdict_from_features": "plurieval.text.degenerate",
+    "strip_echo": "plurieval.text.echo",
     # explanation loop and its model helpers
     "run_explanation_benchmark": "plurieval.evaluate",
     "choice_logprobs": "plurieval.evaluate",
@@ -137,16 +155,25 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time names resolve lazil
         MetricContext,
         MetricResult,
         Prediction,
+        RecordedMetric,
         SteeringMethod,
+        attach_queries,
     )
-    from plurieval.config import CommaList, apply_overrides, build_run_config, load_config_file, split_assignment
-    from plurieval.datafiles import download
+    from plurieval.config import (
+        CommaList,
+        apply_overrides,
+        build_run_config,
+        load_config_file,
+        split_assignment,
+    )
+    from plurieval.datafiles import atomic_write, cache_root, download
     from plurieval.errors import ConfigError, DataError, PluriError
     from plurieval.evaluate import DATA_ENV, choice_logprobs, data_path, generate_texts, run_explanation_benchmark
     from plurieval.hashing import content_hash, file_hash
     from plurieval.hashing import short as short_hash
     from plurieval.hookspecs import hookimpl
     from plurieval.host import get_host
+    from plurieval.locking import file_lock
     from plurieval.models import Generation, LanguageModel, load_default, load_gemma3, load_hf
     from plurieval.models import cache_dir as model_cache_dir
     from plurieval.models.interventions import (
@@ -158,6 +185,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time names resolve lazil
         RowEdit,
         load_intervention,
     )
+    from plurieval.redact import redact_uri, split_credentials
     from plurieval.resources import Resources
     from plurieval.results import read_jsonl
     from plurieval.runner import execute
@@ -176,3 +204,12 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time names resolve lazil
     from plurieval.steering.lape import select_language_neurons
     from plurieval.steering.prompting import PromptRewrite
     from plurieval.steering.sae import feature_direction, select_features, train_sae
+    from plurieval.text.degenerate import (
+        DegenerateConfig,
+        DegenerateVerdict,
+        check_degenerate,
+        is_degenerate,
+        text_features,
+        verdict_from_features,
+    )
+    from plurieval.text.echo import strip_echo

@@ -33,6 +33,9 @@ class RunContext:
     run_dir: Path
     components: dict[str, tuple[ComponentSpec, Any]]
     resumed: bool = False
+    # Set when the run is one point of a sweep: {"id": sweep id, "data": what sweep observers
+    # shared with every run (the MLflow parent run, say)}. None for a standalone run.
+    sweep: dict[str, Any] | None = None
     manifest: dict[str, Any] = field(default_factory=dict)
     _model: Any = None
     _method: Any = None
@@ -222,10 +225,10 @@ class RunContext:
         self.host.call_each("artifact_written", run=self, path=str(path), kind=kind)
 
     def write_json(self, relpath: str, data: Any, kind: str = "table") -> Path:
+        from plurieval.datafiles import atomic_write
+
         path = self.artifact_path(relpath)
-        tmp = path.with_suffix(path.suffix + ".tmp")
-        tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
-        os.replace(tmp, path)
+        atomic_write(path, json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
         self.artifact_written(path, kind)
         return path
 

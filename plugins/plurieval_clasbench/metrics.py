@@ -21,7 +21,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from plurieval.api import Metric, MetricContext, PluriError
+from plurieval.api import Metric, MetricContext, PluriError, is_degenerate, strip_echo
 
 from .config import LanguageControlConfig, RelevanceConfig, SteeringScoreConfig
 
@@ -78,10 +78,14 @@ class LanguageControl(Metric):
     """References: the target language code (or a dict with ``"language"``)."""
 
     def score_examples(self, predictions, references, context: MetricContext | None = None) -> list[float]:
-        lid = _resources(context).get("language_identifier", self.config.identifier, self.config.identifier_params)
-        detected = lid.detect([_text(p) for p in predictions])
+        cfg: LanguageControlConfig = self.config
+        lid = _resources(context).get("language_identifier", cfg.identifier, cfg.identifier_params)
+        texts = [_text(p) for p in predictions]
+        detected = lid.detect(texts)
         self.detected = detected
-        return [1.0 if d == _ref(r, "language") else 0.0 for d, r in zip(detected, references, strict=True)]
+        langs = [_ref(r, "language") for r in references]
+        return [1.0 if d == lang and not (cfg.degenerate_check and is_degenerate(t, lang, cfg.degenerate)) else 0.0
+                for d, lang, t in zip(detected, langs, texts, strict=True)]
 
     def aggregate(self, per_example) -> float:
         return f_score([float(v) for v in per_example])
@@ -93,9 +97,11 @@ class Relevance(Metric):
     def score_examples(self, predictions, references, context: MetricContext | None = None) -> list[int]:
         outputs = [_text(p) for p in predictions]
         questions = [_ref(r, "question") for r in references]
-        if self.config.mode == "judge":
-            return self._judge(outputs, questions, context)
-        return self._embedding(outputs, questions, context)
+        cfg: RelevanceConfig = self.config
+        scores = self._judge(outputs, questions, context) if cfg.mode == "judge" else self._embedding(outputs, questions, context)
+        if cfg.degenerate_check:  # a loop of on-topic words is close to the question in embedding space
+            scores = [0 if is_degenerate(o, None, cfg.degenerate) else s for o, s in zip(outputs, scores, strict=True)]
+        return scores
 
     def _embedding(self, outputs: list[str], questions: list[str], context: MetricContext | None) -> list[int]:
         import numpy as np
@@ -104,6 +110,8 @@ class Relevance(Metric):
         if cfg.low > cfg.high:
             raise PluriError(f"relevance thresholds must satisfy low <= high (got low={cfg.low}, high={cfg.high})")
         emb = _resources(context).get("embedder", cfg.embedder, cfg.embedder_params)
+        if cfg.echo_check:  # a repeated question is as close to the question as text gets, and no answer
+            outputs = [strip_echo(o, q) for o, q in zip(outputs, questions, strict=True)]
         a = np.asarray(emb.encode([o if o.strip() else " " for o in outputs]))
         b = np.asarray(emb.encode(questions))
         sims = (a * b).sum(1)
@@ -160,11 +168,21 @@ class HFJudge:
         from plurieval.api import load_hf
 
         self.config = config
-        self.lm = load_hf(config.model)
+        self.lm = _registered_model(config.model) or load_hf(config.model)
 
     def judge(self, prompts: list[str]) -> list[str]:
         gens = self.lm.generate(prompts, max_new_tokens=self.config.max_new_tokens, batch_size=self.config.batch_size)
         return [g.text for g in gens]
+
+
+def _registered_model(name: str) -> Any:
+    """A registered model by name (``default``, ``gemma3-270m``), or None for a hub id / folder."""
+    from plurieval.api import get_host
+
+    host = get_host()
+    if "/" in name or name not in {s.name for s in host.registry.all("model")}:
+        return None
+    return host.get("model", name).create({})
 
 
 __all__ = ["JUDGE_PROMPT", "HFJudge", "LanguageControl", "Relevance", "SteeringScore", "f_score", "harmonic",
