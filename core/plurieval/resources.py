@@ -25,6 +25,13 @@ class Resources:
     def __init__(self, host: Any):
         self.host = host
 
+    @classmethod
+    def default(cls) -> Resources:
+        """Resources of the process-wide plugin host (for a metric scored outside a run)."""
+        from plurieval.host import get_host
+
+        return cls(get_host())
+
     def spec(self, provides: str, name: str | None = None) -> Any:
         if name:
             spec = self.host.get("resource", name)
