@@ -50,11 +50,20 @@ class DirectionMethod(SteeringMethod):
         """Unit ``[d]`` direction from ``[n, d]`` per-prompt activations of the two groups."""
 
     def prepare(self, acts: Any, contrast: Contrast, task: SteeringTask) -> dict[int, Direction]:
+        """One direction per layer; a layer where the two groups are indistinguishable (equal
+        means: at layer 0 both groups' last token is the same template token) has none."""
         out: dict[int, Direction] = {}
         for layer in self.layers(task):
             pos, neg = acts.group(layer, contrast.positive), acts.group(layer, contrast.negative)
-            out[layer] = self.make_direction(self.direction(pos, neg, acts=acts, layer=layer, contrast=contrast),
-                                             pos, neg, layer, acts)
+            if float((pos.double().mean(0) - neg.double().mean(0)).norm()) == 0.0:
+                continue
+            vector = self.direction(pos, neg, acts=acts, layer=layer, contrast=contrast)
+            norm = float(vector.double().norm())
+            if norm > 0 and norm == norm:
+                out[layer] = self.make_direction(vector, pos, neg, layer, acts)
+        if not out:
+            raise PluriError(f"{self.estimator}: the groups {list(contrast.positive)} and {list(contrast.negative)} "
+                             f"have identical activations at every layer {self.layers(task)}; nothing to steer along")
         return out
 
     @staticmethod

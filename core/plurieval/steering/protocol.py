@@ -197,11 +197,8 @@ class SteeringLoop:
         selection, resumed = self.saved_selection(unit, candidates), True
         if selection is None:
             resumed = False
-            if len(candidates) == 1:
-                selection = Selection(0, [{"settings": candidates[0].settings, "only_candidate": True}])
-            else:
-                with ctx.records.child_run(f"{plan.unit_label}={unit.name}"):
-                    selection = self.benchmark.select(unit, candidates, plan, ctx)
+            with ctx.records.child_run(f"{plan.unit_label}={unit.name}"):
+                selection = self.benchmark.select(unit, candidates, plan, ctx)
             if not 0 <= selection.index < len(candidates):
                 raise PluriError(f"{self.bench_name}: selection chose candidate {selection.index} of {len(candidates)}")
         chosen = candidates[selection.index]
