@@ -2,21 +2,57 @@
 ``"embedder"`` (optionally by name, with params) and never hard-codes one. Instances are built
 once per process and shared by every metric that asks for the same (name, params).
 
-Roles and the interface each implements (duck-typed):
-
-- ``language_identifier``: ``detect(texts: list[str]) -> list[str]`` (ISO 639-1 codes, "und"
-  when undecidable); ``languages`` (codes it can return).
-- ``embedder``: ``encode(texts: list[str]) -> numpy.ndarray`` (L2-normalised rows).
-- ``judge``: ``judge(prompts: list[str]) -> list[str]`` (raw judge text).
-- ``knowledge_base``: ``lookup(query: str) -> list[dict]``.
+Each role is a typed protocol below (``ROLES`` maps role name → protocol); a
+``ResourceSpec(provides=ROLE)`` factory returns an object implementing it.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from plurieval.errors import PluriError
 from plurieval.hashing import content_hash
+
+
+@runtime_checkable
+class LanguageIdentifier(Protocol):
+    """Role ``language_identifier``: ISO 639-1 codes per text ("und" when undecidable, e.g.
+    empty text); ``languages``: the codes it can return."""
+
+    languages: Any
+
+    def detect(self, texts: list[str]) -> list[str]: ...
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    """Role ``embedder``: one L2-normalised row per text (``numpy.ndarray [n, dim]``), so a dot
+    product is a cosine similarity."""
+
+    def encode(self, texts: list[str]) -> Any: ...
+
+
+@runtime_checkable
+class Judge(Protocol):
+    """Role ``judge``: the judge model's raw reply to each prompt (metrics parse it and keep the
+    reply in their per-example details, so a score is recomputable without the judge)."""
+
+    def judge(self, prompts: list[str]) -> list[str]: ...
+
+
+@runtime_checkable
+class KnowledgeBase(Protocol):
+    """Role ``knowledge_base``: facts matching a query, as dicts (source-specific fields)."""
+
+    def lookup(self, query: str) -> list[dict[str, Any]]: ...
+
+
+ROLES: dict[str, type] = {
+    "language_identifier": LanguageIdentifier,
+    "embedder": Embedder,
+    "judge": Judge,
+    "knowledge_base": KnowledgeBase,
+}
 
 
 class Resources:

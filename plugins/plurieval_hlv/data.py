@@ -12,28 +12,15 @@ the shared data.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
-from plurieval.api import DataError, Dataset, DatasetInfo, Example, data_path
+from plurieval.api import DataError, Dataset, Example, data_path, read_jsonl
 
 NLI_OPTIONS = ["entailment", "neutral", "contradiction"]
 _LETTER = {"e": "entailment", "n": "neutral", "c": "contradiction"}
 SAMPLE = Path(__file__).parent / "data"
 CHAOSNLI_LICENSE = "CC-BY-NC-4.0 (ChaosNLI data: non-commercial use only); MJD-Estimator code Apache-2.0"
-
-
-def _read_jsonl(path: Path) -> list[dict[str, Any]]:
-    rows = []
-    with open(path, encoding="utf-8") as f:
-        for i, line in enumerate(f, 1):
-            if line.strip():
-                try:
-                    rows.append(json.loads(line))
-                except json.JSONDecodeError as err:
-                    raise DataError(f"{path}:{i}: not valid JSON ({err.msg})") from None
-    return rows
 
 
 def _distribution(values: Any, path: Path, line: int, field: str, k: int) -> list[float]:
@@ -61,7 +48,7 @@ class ItemCountsDataset(Dataset):
         if not path.is_file():
             raise DataError(f"item-counts dataset: {path} does not exist (config field 'path')")
         out = []
-        for i, row in enumerate(_read_jsonl(path), 1):
+        for i, row in enumerate(read_jsonl(path), 1):
             options = cfg.options or row.get("options")
             if not options:
                 raise DataError(f"{path}:{i}: no options (set the config field 'options' or give an 'options' field)")
@@ -83,6 +70,11 @@ class ChaosNLIDataset(Dataset):
     and the VariErr annotators' explanations in ``metadata``), ``sample`` (the packaged
     self-written sample). **Licence: CC BY-NC 4.0, non-commercial use only.**"""
 
+    dataset_id = "chaosnli-mnli"
+    revision = "mainlp/MJD-Estimator@a939ed0892c7007d946ba286e691dc797e3a8fb0"
+    license = CHAOSNLI_LICENSE
+    source = ""
+
     def splits(self) -> list[str]:
         return ["dev", "test", "varierr", "sample"]
 
@@ -100,9 +92,9 @@ class ChaosNLIDataset(Dataset):
             raise DataError(f"chaosnli: unknown split {split!r}; choose one of {', '.join(self.splits())}")
         folder, name = self.folder(split)
         path = folder / name
-        self.last_path = path
+        self.source = str(path)
         out = []
-        for i, row in enumerate(_read_jsonl(path), 1):
+        for i, row in enumerate(read_jsonl(path), 1):
             for f in ("premise", "hypothesis"):
                 if not isinstance(row.get(f), str):
                     raise DataError(f"{path}:{i}: field {f!r} missing or not a string")
@@ -122,14 +114,6 @@ class ChaosNLIDataset(Dataset):
                 meta = {"source": "sample" if name.startswith("chaosnli_sample") else "chaosnli-mnli"}
             out.append(Example(f"{split if name != 'chaosnli_sample.jsonl' else 'sample'}-{i - 1:04d}", inputs, target, meta))
         return out
-
-    def info(self, examples, split) -> DatasetInfo:
-        base = super().info(examples, split)
-        base.id = "chaosnli-mnli"
-        base.revision = "mainlp/MJD-Estimator@a939ed0892c7007d946ba286e691dc797e3a8fb0"
-        base.license = CHAOSNLI_LICENSE
-        base.source = str(getattr(self, "last_path", ""))
-        return base
 
 
 def uniform_target(k: int) -> list[float]:

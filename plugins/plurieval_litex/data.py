@@ -18,12 +18,11 @@ Licence: LiTEx annotations Apache-2.0; texts from e-SNLI (MIT), LiveNLI and Vari
 from __future__ import annotations
 
 import ast
-import json
 import math
 from pathlib import Path
 from typing import Any
 
-from plurieval.api import DataError, Dataset, DatasetInfo, Example, data_path
+from plurieval.api import DataError, Dataset, Example, data_path, read_jsonl
 from plurieval_litex.taxonomy import TAXONOMY
 
 FILES = {
@@ -40,17 +39,8 @@ LICENSE = "Apache-2.0 (LiTEx annotations); texts from e-SNLI (MIT), LiveNLI, Var
 def read_rows(path: Path) -> list[dict[str, Any]]:
     """JSONL rows; the e-SNLI files write a bare ``NaN`` for empty notes, which Python's json
     accepts (it becomes float nan and is cleaned to None)."""
-    rows = []
-    with open(path, encoding="utf-8") as f:
-        for i, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise DataError(f"{path}:{i}: not valid JSON ({err.msg})") from None
-            rows.append({k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in row.items()})
-    return rows
+    return [{k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in row.items()}
+            for row in read_jsonl(path)]
 
 
 def normalize_label(value: Any, where: str) -> str | None:
@@ -136,6 +126,11 @@ class LitexDataset(Dataset):
     """LiTEx-annotated NLI explanations (one example per explanation) from e-SNLI, LiveNLI and
     VariErr; categories normalised to the eight-category taxonomy (``plurieval_litex.taxonomy``)."""
 
+    dataset_id = "litex"
+    revision = "mainlp/LiTEx@4734196a016d16b22458f7a420335110460cb66e"
+    license = LICENSE
+    source = str(SAMPLE)
+
     def load(self, split: str | None = None) -> list[Example]:
         sources = list(self.config.sources)
         if sources == ["sample"]:
@@ -144,6 +139,7 @@ class LitexDataset(Dataset):
         if is_sample:
             return load_source(SAMPLE, "sample", "litex_sample.jsonl")
         self.folder = folder
+        self.source = str(folder)
         out: list[Example] = []
         for s in sources:
             if s == "sample":
@@ -151,14 +147,6 @@ class LitexDataset(Dataset):
             else:
                 out += load_source(folder, s, FILES[s])
         return out
-
-    def info(self, examples, split) -> DatasetInfo:
-        base = super().info(examples, split)
-        base.id = "litex"
-        base.revision = "mainlp/LiTEx@4734196a016d16b22458f7a420335110460cb66e"
-        base.license = LICENSE
-        base.source = str(getattr(self, "folder", SAMPLE))
-        return base
 
 
 def load_iaa(folder: Path) -> tuple[list[str], list[str]]:

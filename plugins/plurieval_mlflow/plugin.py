@@ -43,7 +43,7 @@ def run_started(run: Any) -> None:
     experiment = journal.experiment_name(run.config)
     journal.write_state(run.run_dir, uri=uri, experiment=experiment, status="recording")
     journal.append_event(run.run_dir, {"type": "start", "resumed": run.resumed})
-    run.manifest["tracking"] = {"backend": "mlflow", "uri": _redact(uri), "experiment": experiment}
+    run.annotate("tracking", {"backend": "mlflow", "uri": _redact(uri), "experiment": experiment})
     if uri.startswith(("http://", "https://")):
         from plurieval_mlflow.upload import TrackingUnavailable, check_reachable
 
