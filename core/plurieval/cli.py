@@ -206,7 +206,8 @@ def run(
     _report_plugin_errors(host)
     outcome = execute(run_config, host, force=force)
     _print_summary(outcome.summary)
-    err_console.print(f"run directory: {outcome.run_dir}" + (" (resumed)" if outcome.resumed else ""))
+    err_console.print(f"run directory: {outcome.run_dir}" + (" (resumed)" if outcome.resumed else ""),
+                      soft_wrap=True, highlight=False)
 
 
 def _print_summary(summary: dict[str, Any]) -> None:

@@ -136,6 +136,9 @@ def board_markdown(board: Board, plot_name: str | None = "scores.png") -> str:
         lines.append("| " + " | ".join(["–"] * len(header)) + " |")
     if plot_name and board.ranked:
         lines += ["", f"![{spec.ranking_metric} with {spec.bootstrap.confidence:.0%} CIs]({plot_name})"]
+    reproduce = board.directory / "reproduce.md"
+    if reproduce.is_file():  # how the committed entries were made (kept beside board.yaml)
+        lines += ["", reproduce.read_text(encoding="utf-8").strip()]
     lines += ["", "Submit: `plurieval leaderboard submit RUN_DIR --board leaderboards/"
               f"{spec.benchmark} --submitter NAME`, then open a pull request; CI runs "
               "`plurieval leaderboard validate` on the new entry.", ""]
