@@ -99,8 +99,12 @@ _EXPORTS: dict[str, str] = {
     "run_explanation_benchmark": "plurieval.evaluate",
     "choice_logprobs": "plurieval.evaluate",
     "generate_texts": "plurieval.evaluate",
-    # resources
+    # resources and the roles they implement
     "Resources": "plurieval.resources",
+    "LanguageIdentifier": "plurieval.resources",
+    "Embedder": "plurieval.resources",
+    "Judge": "plurieval.resources",
+    "KnowledgeBase": "plurieval.resources",
     # the model layer (imports torch)
     "LanguageModel": "plurieval.models",
     "Generation": "plurieval.models",
@@ -208,7 +212,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time names resolve lazil
         NeuronIntervention,
         load_intervention,
     )
-    from plurieval.resources import Resources
+    from plurieval.resources import Embedder, Judge, KnowledgeBase, LanguageIdentifier, Resources
     from plurieval.results import read_jsonl
     from plurieval.run import ModelWork, RunContext, RunView
     from plurieval.runner import execute_run

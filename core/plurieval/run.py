@@ -136,6 +136,8 @@ class Inference:
         self._description: dict[str, Any] | None = None
         self._scope: Any = None
         self.rows_generated = 0  # prompts handed to the model's generate (after de-duplication)
+        # Where row-wise model work is announced (stage, rows): the steering loop's progress.
+        self.report: Callable[[str, int], None] | None = None
 
     # --- the model ----------------------------------------------------------------------------------
 
@@ -203,6 +205,8 @@ class Inference:
         intervention (first appearance order, prompts in row order, duplicates generated once)
         and each group goes through ``generate``, so results and cache keys are those of a
         plain ``generate`` call per intervention."""
+        if self.report is not None:
+            self.report("generating", len(prompts))
         return generate_rows(self.generate, prompts, interventions, **settings)
 
     def next_token_scores(self, prompts: Sequence[str], interventions: Sequence[Any],
@@ -211,6 +215,8 @@ class Inference:
         next-token log-distribution after ``prompts[i]`` under ``interventions[i]`` (e.g. a
         refusal score, or a KL divergence against an unsteered row). Rows are grouped by
         intervention; never cached (the values are cheap to recompute and large to store)."""
+        if self.report is not None:
+            self.report("scoring next tokens", len(prompts))
         return next_token_scores(self.model, prompts, interventions, scorers, chat=chat,
                                  batch_size=self.config.batch_size)
 

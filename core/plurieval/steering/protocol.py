@@ -157,19 +157,35 @@ class SteeringLoop:
         if reason:
             raise PluriError(f"method {self.method_name!r} does not run on {self.bench_name}: {reason}")
         self.metrics = named_metrics(ctx.components.metrics(self.plan.metrics, self.plan.metric_params))
+        self.stage = ""
+        ctx.inference.report = self.report
         if not self.metrics:
             raise PluriError(f"{self.bench_name}: no metrics to score with (RunConfig.metrics is empty)")
 
     # --- the one place progress is reported -----------------------------------------------------
 
     def progress(self, stage: str, items: Iterable[Any], total: int) -> Iterable[Any]:
+        """Every stage of the loop reports here: iterated stages (extraction chunks, units) and,
+        through ``report``, each row-wise model call (selection, test conditions)."""
         return self.ctx.progress(items, total=total, desc=f"{self.bench_name} {self.method_name}: {stage}")
+
+    def report(self, what: str, rows: int) -> None:
+        """One line per row-wise model call (a whole grid or a unit's test rows at once), so a
+        long run shows where it is; silenced with PLURIEVAL_NO_PROGRESS=1."""
+        import os
+        import sys
+
+        if os.environ.get("PLURIEVAL_NO_PROGRESS"):
+            return
+        stage = f"{self.stage}: " if self.stage else ""
+        print(f"{self.bench_name} {self.method_name}: {stage}{what} {rows} rows", file=sys.stderr, flush=True)
 
     # --- the loop -------------------------------------------------------------------------------
 
     def run(self) -> SteeringOutcome:
         plan, ctx = self.plan, self.ctx
         acts, extraction = self.extract()
+        self.stage = "baseline"
         baseline = self.test(plan.baseline, unit=None) if plan.baseline else {}
         self.merge_rows(baseline)
         results: dict[str, UnitResult] = {}
@@ -177,7 +193,10 @@ class SteeringLoop:
             result = self.run_unit(unit, acts)
             self.merge(result)
             results[unit.name] = result
+        self.stage = "side effects"
         side = self.side_effects(results)
+        self.stage = ""
+        ctx.inference.report = None
         conditions = list(plan.baseline) + [c for r in results.values() for c in r.conditions]
         rows: dict[str, list[dict[str, Any]]] = {}
         for cond in conditions:
@@ -197,12 +216,14 @@ class SteeringLoop:
         selection, resumed = self.saved_selection(unit, candidates), True
         if selection is None:
             resumed = False
+            self.stage = f"{unit.name} selection ({len(candidates)} candidates)"
             with ctx.records.child_run(f"{plan.unit_label}={unit.name}"):
                 selection = self.benchmark.select(unit, candidates, plan, ctx)
             if not 0 <= selection.index < len(candidates):
                 raise PluriError(f"{self.bench_name}: selection chose candidate {selection.index} of {len(candidates)}")
         chosen = candidates[selection.index]
         conditions = self.benchmark.conditions(unit, chosen, plan, ctx)
+        self.stage = f"{unit.name} test"
         return UnitResult(unit, candidates, chosen, selection, conditions, self.test(conditions, unit),
                           resumed_choice=resumed)
 
