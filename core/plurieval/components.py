@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, TypeVar
 
 from pydantic import BaseModel
 
+from plurieval.errors import PluriError
 from plurieval.hashing import content_hash
 
 if TYPE_CHECKING:
@@ -252,9 +253,9 @@ class PromptIntervention(ABC):
         return {}
 
 
-class NotApplicable(Exception):
-    """Raised (or its reason returned by :meth:`SteeringMethod.unsupported`) when a method
-    cannot take part in a benchmark's task; the run stops with the method's own reason."""
+class NotApplicable(PluriError):
+    """A method cannot take part in a benchmark's task: the loop raises it with the reason the
+    method's :meth:`SteeringMethod.unsupported` gave (one clear line, naming both)."""
 
 
 class SteeringMethod(Method[C], ABC):

@@ -39,7 +39,7 @@ from plurieval.components import (
     Contrast,
     Example,
     MetricOutput,
-    PromptIntervention,
+    NotApplicable,
     Reading,
     Selection,
     SteeringBenchmark,
@@ -155,7 +155,7 @@ class SteeringLoop:
         self.plan = benchmark.plan(ctx)
         reason = method.unsupported(self.plan.task)
         if reason:
-            raise PluriError(f"method {self.method_name!r} does not run on {self.bench_name}: {reason}")
+            raise NotApplicable(f"method {self.method_name!r} does not run on {self.bench_name}: {reason}")
         self.metrics = named_metrics(ctx.components.metrics(self.plan.metrics, self.plan.metric_params))
         self.stage = ""
         ctx.inference.report = self.report
@@ -497,7 +497,7 @@ def fit_candidates(method: SteeringMethod, model: Any, groups: Mapping[str, Sequ
                         suffix_positions=post_instruction_positions(model, reading.chat), seed=seed)
     reason = method.unsupported(task)
     if reason:
-        raise PluriError(f"{type(method).__name__}: {reason}")
+        raise NotApplicable(f"{type(method).__name__}: {reason}")
     request = method.needs(task)
     acts = None
     if not request.empty:
@@ -544,15 +544,7 @@ def post_instruction_positions(model: Any, chat: bool = True) -> int:
     return max(1, len(model.tokenizer(suffix, add_special_tokens=False)["input_ids"]))
 
 
-def prompts_of(iv: Any, prompts: list[str]) -> tuple[list[str], Any]:
-    """What a model sees for ``prompts`` under ``iv``: rewritten prompts and no hook for a
-    ``PromptIntervention``, else the prompts and ``iv``."""
-    if isinstance(iv, PromptIntervention):
-        return iv.rewrite(prompts), None
-    return prompts, iv
-
-
 __all__ = ["NamedMetric", "SteeringLoop", "SteeringOutcome", "UnitResult", "fit_candidates", "fit_standalone",
            "json_float",
-           "named_metrics", "paired_difference", "post_instruction_positions", "prompts_of", "run_steering",
+           "named_metrics", "paired_difference", "post_instruction_positions", "run_steering",
            "score_rows"]
