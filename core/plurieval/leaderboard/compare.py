@@ -50,6 +50,8 @@ def compare_ranked(boards: list[Board], *, methods: list[str] | None = None, met
     order: list[str] = []
     dirs: dict[str, Path] = {}
     for board in boards:
+        if not board.ranked:  # a board without valid entries has nothing to compare
+            continue
         board_dir = board.directory
         bench = board.spec.benchmark
         name = metric if metric in board.spec.metric_names else board.spec.ranking_metric
