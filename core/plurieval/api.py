@@ -9,18 +9,22 @@ Grouped by what a plugin author does with them (``docs/plugins.md`` documents ea
 
 - the contract: ``hookimpl``, the spec records, ``NoConfig``;
 - the domain model: ``Dataset``, ``Example``, ``ExplanationMethod``, ``Metric`` (+
-  ``MetricOutput`` for per-example details), ``Benchmark``, ...;
+  ``MetricOutput`` for per-example details), ``RecordedMetric`` (model in the loop, recomputable
+  from its recorded queries, + ``attach_queries``), ``Benchmark``, ...;
 - the steering protocol: ``SteeringMethod``/``DirectionMethod`` (a method), ``SteeringBenchmark``
   (a benchmark that declares; core's loop runs it) and their records (``SteeringTask``,
   ``Contrast``, ``Candidate``, ``Condition``, ``SteeringPlan``, ...);
 - errors to raise: ``PluriError``, ``DataError``, ``ConfigError``;
 - config helpers: ``CommaList``, ``DirectionConfig``;
-- data helpers: ``data_path``, ``download``, ``read_jsonl``, ``content_hash``, ``file_hash``;
+- data helpers: ``data_path``, ``download``, ``cache_root``, ``read_jsonl``, ``content_hash``, ``file_hash``,
+  ``atomic_write`` (unique temp file + rename), ``file_lock``, ``redact_uri``, ``split_credentials``;
 - statistics: ``with_ci``, ``bootstrap_ci``, ``mean``;
+- text checks: ``check_degenerate``, ``is_degenerate``, ``DegenerateConfig`` (degenerate-text detector), ``strip_echo``;
 - explanation-loop helpers: ``run_explanation_benchmark``, ``choice_logprobs``, ``generate_texts``;
 - the model layer: ``LanguageModel``, ``Generation``, loaders, interventions;
 - steering math: ``direction_for``, ``diff_mean``, activations, LAPE, SAE, prompt rewrites;
-- driving runs from a plugin command: ``execute_run``, ``build_run_config``, ``apply_overrides``.
+- driving runs from a plugin command: ``execute_run``, ``execute``, ``build_run_config``,
+  ``apply_overrides``; ``get_host`` (the registry of every installed component).
 """
 
 from __future__ import annotations
@@ -77,6 +81,8 @@ _EXPORTS: dict[str, str] = {
     "RunContext": "plurieval.run",
     "RunView": "plurieval.run",
     "ModelWork": "plurieval.run",
+    "RecordedMetric": "plurieval.components",
+    "attach_queries": "plurieval.components",
     # errors
     "PluriError": "plurieval.errors",
     "DataError": "plurieval.errors",
@@ -87,6 +93,11 @@ _EXPORTS: dict[str, str] = {
     "data_path": "plurieval.evaluate",
     "DATA_ENV": "plurieval.evaluate",
     "download": "plurieval.datafiles",
+    "atomic_write": "plurieval.datafiles",
+    "file_lock": "plurieval.locking",
+    "redact_uri": "plurieval.redact",
+    "split_credentials": "plurieval.redact",
+    "cache_root": "plurieval.datafiles",
     "read_jsonl": "plurieval.results",
     "content_hash": "plurieval.hashing",
     "file_hash": "plurieval.hashing",
@@ -95,6 +106,14 @@ _EXPORTS: dict[str, str] = {
     "with_ci": "plurieval.stats",
     "bootstrap_ci": "plurieval.stats",
     "mean": "plurieval.stats",
+    # text checks shared by generation metrics (pure Python)
+    "DegenerateConfig": "plurieval.text.degenerate",
+    "DegenerateVerdict": "plurieval.text.degenerate",
+    "check_degenerate": "plurieval.text.degenerate",
+    "is_degenerate": "plurieval.text.degenerate",
+    "text_features": "plurieval.text.degenerate",
+    "verdict_from_features": "plurieval.text.degenerate",
+    "strip_echo": "plurieval.text.echo",
     # explanation loop and its model helpers
     "run_explanation_benchmark": "plurieval.evaluate",
     "choice_logprobs": "plurieval.evaluate",
@@ -138,6 +157,8 @@ _EXPORTS: dict[str, str] = {
     "load_config_file": "plurieval.config",
     "split_assignment": "plurieval.config",
     "execute_run": "plurieval.runner",
+    "execute": "plurieval.runner",
+    "get_host": "plurieval.host",
 }
 
 __all__ = sorted(_EXPORTS)
@@ -180,30 +201,32 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time names resolve lazil
         Probe,
         PromptIntervention,
         Reading,
+        RecordedMetric,
         Selection,
         SteeringBenchmark,
         SteeringMethod,
         SteeringPlan,
         SteeringTask,
         SteeringUnit,
+        attach_queries,
     )
-    from plurieval.config import CommaList, apply_overrides, build_run_config, load_config_file, split_assignment
-    from plurieval.datafiles import download
+    from plurieval.config import (
+        CommaList,
+        apply_overrides,
+        build_run_config,
+        load_config_file,
+        split_assignment,
+    )
+    from plurieval.datafiles import atomic_write, cache_root, download
     from plurieval.errors import ConfigError, DataError, PluriError
     from plurieval.evaluate import DATA_ENV, choice_logprobs, data_path, generate_texts, run_explanation_benchmark
     from plurieval.hashing import content_hash, file_hash
     from plurieval.hashing import short as short_hash
     from plurieval.hookspecs import hookimpl
-    from plurieval.models import (
-        Generation,
-        LanguageModel,
-        load_default,
-        load_gemma3,
-        load_hf,
-    )
-    from plurieval.models import (
-        cache_dir as model_cache_dir,
-    )
+    from plurieval.host import get_host
+    from plurieval.locking import file_lock
+    from plurieval.models import Generation, LanguageModel, load_default, load_gemma3, load_hf
+    from plurieval.models import cache_dir as model_cache_dir
     from plurieval.models.interventions import (
         AddVector,
         Compose,
@@ -212,10 +235,11 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time names resolve lazil
         NeuronIntervention,
         load_intervention,
     )
+    from plurieval.redact import redact_uri, split_credentials
     from plurieval.resources import Embedder, Judge, KnowledgeBase, LanguageIdentifier, Resources
     from plurieval.results import read_jsonl
     from plurieval.run import ModelWork, RunContext, RunView
-    from plurieval.runner import execute_run
+    from plurieval.runner import execute, execute_run
     from plurieval.specs import BenchmarkSpec, DatasetSpec, MethodSpec, MetricSpec, ModelSpec, NoConfig, ResourceSpec
     from plurieval.stats import bootstrap_ci, mean, with_ci
     from plurieval.steering.activations import ActivationSet, collect_activations
@@ -231,3 +255,12 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time names resolve lazil
         post_instruction_positions,
     )
     from plurieval.steering.sae import feature_direction, select_features, train_sae
+    from plurieval.text.degenerate import (
+        DegenerateConfig,
+        DegenerateVerdict,
+        check_degenerate,
+        is_degenerate,
+        text_features,
+        verdict_from_features,
+    )
+    from plurieval.text.echo import strip_echo

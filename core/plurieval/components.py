@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, TypeVar
 
 from pydantic import BaseModel
 
-from plurieval.errors import PluriError
+from plurieval.errors import DataError, PluriError
 from plurieval.hashing import content_hash
 
 if TYPE_CHECKING:
@@ -370,6 +370,85 @@ class Metric(Component[C], ABC):
         return MetricResult(score=self.aggregate(out.values), per_example=list(out.values), details=details)
 
 
+class RecordedMetric(Metric[C], ABC):
+    """A model-in-the-loop metric that anyone can recompute without the model.
+
+    It works in two steps. ``query`` asks the model under evaluation (``context.model``) what the
+    metric needs, per example (perturbed inputs, their outputs) and returns one JSON-able record
+    per example. The loop that runs it (``run_explanation_benchmark``) stores each record in the
+    prediction it scores, under ``prediction["queries"][<metric name>]`` together with
+    ``settings`` (``query_settings()``: which metric, which conventions), and writes it to
+    ``results.jsonl``. ``score_record`` then turns (prediction, reference, record) into the
+    per-example value *without the model*; it must check that the record is the one the
+    prediction calls for (e.g. that the masks follow from the attributions), because a results
+    file may be edited. ``plurieval score`` and leaderboard validation call ``score_examples``,
+    which finds each prediction's record by its settings and never needs the model.
+
+    Register such a metric with ``MetricSpec(needs={"model"}, recorded=True, ...)``.
+    """
+
+    QUERIES: ClassVar[str] = "queries"
+    # It scores the whole prediction dict: that is where its records live.
+    input: ClassVar[str] = "prediction"
+
+    def query_settings(self) -> dict[str, Any]:
+        """What identifies a record of this metric: its class and every config field (override
+        to leave out fields that change only the scoring, not the queries)."""
+        return {"metric": type(self).__name__, **self.config.model_dump(mode="json")}
+
+    @abstractmethod
+    def query(self, predictions: Sequence[Any], references: Sequence[Any], context: MetricContext) -> list[dict[str, Any]]:
+        """Ask ``context.model``; one record (JSON-able dict) per example."""
+
+    @abstractmethod
+    def score_record(self, prediction: Any, reference: Any, record: dict[str, Any]) -> Any:
+        """The per-example value from the prediction, the reference and the recorded queries
+        (pure: no model). Raise ``DataError`` for a record that does not fit the prediction."""
+
+    def find_record(self, prediction: Any, index: int = 0) -> dict[str, Any] | None:
+        """This metric's record in ``prediction["queries"]`` (matched by ``settings``)."""
+        queries = prediction.get(self.QUERIES) if isinstance(prediction, dict) else None
+        if not isinstance(queries, dict):
+            return None
+        want = self.query_settings()
+        for record in queries.values():
+            if isinstance(record, dict) and record.get("settings") == want:
+                return record
+        return None
+
+    def score_examples(self, predictions: Sequence[Any], references: Sequence[Any],
+                       context: MetricContext | None = None) -> list[Any]:
+        records = [self.find_record(p, i) for i, p in enumerate(predictions)]
+        missing = [i for i, r in enumerate(records) if r is None]
+        if missing and context is not None and context.model is not None:
+            fresh = self.query([predictions[i] for i in missing], [references[i] for i in missing], context)
+            for i, record in zip(missing, fresh, strict=True):
+                records[i] = {"settings": self.query_settings(), **record}
+            missing = []
+        if missing:
+            i = missing[0]
+            recorded = [r.get("settings") for r in ((predictions[i] or {}).get(self.QUERIES) or {}).values()
+                        if isinstance(r, dict)] if isinstance(predictions[i], dict) else []
+            hint = (f"; it holds records made with {recorded} (score with the same settings, e.g. --set "
+                    f"convention=...)") if recorded else "; records are written by `plurieval run`"
+            raise DataError(f"example {i}: prediction has no recorded queries for {self.query_settings()}{hint}")
+        return [self.score_record(p, r, rec) for p, r, rec in zip(predictions, references, records, strict=True)]
+
+
+def attach_queries(metric: RecordedMetric, name: str, predictions: Sequence[dict[str, Any]],
+                   references: Sequence[Any], context: MetricContext) -> None:
+    """Run ``metric.query`` and store each record in its prediction dict (in place), under
+    ``queries[name]`` with the metric's ``settings``."""
+    if context.model is None:
+        raise PluriError(f"metric {name!r} queries the model; its spec must declare needs={{'model'}}")
+    records = metric.query(predictions, references, context)
+    if len(records) != len(predictions):
+        raise DataError(f"metric {name!r} returned {len(records)} query records for {len(predictions)} predictions")
+    settings = metric.query_settings()
+    for pred, record in zip(predictions, records, strict=True):
+        pred.setdefault(RecordedMetric.QUERIES, {})[name] = {"settings": settings, **record}
+
+
 def _isnan(v: Any) -> bool:
     return isinstance(v, float) and math.isnan(v)
 
@@ -528,10 +607,12 @@ __all__ = [
     "Probe",
     "PromptIntervention",
     "Reading",
+    "RecordedMetric",
     "Selection",
     "SteeringBenchmark",
     "SteeringMethod",
     "SteeringPlan",
     "SteeringTask",
     "SteeringUnit",
+    "attach_queries",
 ]

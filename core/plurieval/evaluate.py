@@ -6,10 +6,14 @@ the recorded predictions → summary with bootstrap confidence intervals (``plur
 optionally per group (a metadata field such as the source dataset) and for baselines.
 
 Metrics say what they consume with a class attribute ``input`` ("distribution", "scores",
-"text", "label"; default "distribution"); the benchmark says how to turn a recorded row into
-that input with ``prediction_input``/``reference_input``. A metric for which no example has an
+"text", "label", "prediction" = the whole prediction dict; default "distribution"); the
+benchmark says how to turn a recorded row into that input with ``prediction_input``/``reference_input``. A metric for which no example has an
 input (a label metric on a text-generating method) is skipped and listed under
 ``skipped_metrics`` rather than failing the run.
+
+A ``RecordedMetric`` (model in the loop) is queried batch by batch, right after the method
+predicts: its records go into each prediction (``prediction["queries"][name]``) before the row
+is written, so a resumed run keeps them and every score is later computed from the records.
 
 Also here: ``data_path`` — where shared data lives (explicit path, else ``$PLURIEVAL_DATA_DIR``,
 else a sample shipped with a plugin), used by every plugin that reads ``../shared/data``.
@@ -24,7 +28,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from plurieval.components import Example, Prediction
+from plurieval.components import Example, MetricContext, Prediction, RecordedMetric, attach_queries
 from plurieval.errors import DataError
 from plurieval.stats import with_ci
 
@@ -65,6 +69,8 @@ def default_prediction_input(kind: str, pred: dict[str, Any]) -> Any:
     """Prediction dict (``Prediction.to_dict``) → what a metric of ``kind`` consumes."""
     if kind == "scores":
         return pred.get("scores", pred.get("distribution"))
+    if kind == "prediction":  # the whole prediction (attributions, recorded queries, ...)
+        return pred
     return pred.get(kind if kind in ("distribution", "text", "label") else "distribution")
 
 
@@ -104,25 +110,36 @@ def run_explanation_benchmark(
             fit(model, examples, ctx)
     bs = max(1, ctx.config.batch_size)
     batches = [todo[i:i + bs] for i in range(0, len(todo), bs)]
+    metrics = ctx.metrics()
+    names = _metric_names(metrics)
+    # Metrics that query the model record their queries with each prediction, batch by batch,
+    # so an interrupted run resumes without losing them and the scores need no model later.
+    recorded = [(name, spec, metric) for name, (spec, metric) in zip(names, metrics, strict=True)
+                if isinstance(metric, RecordedMetric)]
     for batch in ctx.progress(batches, total=len(batches), desc=f"{ctx.benchmark_spec.name}: predicting"):
         preds = method.predict(model, batch, ctx)
         if len(preds) != len(batch):
             raise DataError(f"method returned {len(preds)} predictions for {len(batch)} examples")
-        for ex, pred in zip(batch, preds, strict=True):
-            ctx.record(key_prefix + ex.id, {"example_id": ex.id, "prediction": pred.to_dict(),
+        pred_dicts = [pred.to_dict() for pred in preds]
+        for name, spec, metric in recorded:
+            kind = getattr(metric, "input", "distribution")
+            usable = [i for i, (p, ex) in enumerate(zip(pred_dicts, batch, strict=True))
+                      if prediction_input(kind, p) is not None and reference_input(kind, ex.target) is not None]
+            if usable:
+                attach_queries(metric, name, [prediction_input(kind, pred_dicts[i]) for i in usable],
+                               [reference_input(kind, batch[i].target) for i in usable],
+                               ctx.metric_context(spec, examples=[batch[i] for i in usable]))
+        for ex, pred in zip(batch, pred_dicts, strict=True):
+            ctx.record(key_prefix + ex.id, {"example_id": ex.id, "prediction": pred,
                                             "reference": ex.target, "metadata": ex.metadata})
 
     rows = [ctx.results.get(key_prefix + ex.id) for ex in examples]
-    metrics = ctx.metrics()
     body: dict[str, Any] = {"metrics": {}, "metrics_ci": {}, "higher_is_better": {}, "skipped_metrics": []}
     groups = sorted({str(r["metadata"].get(group_by)) for r in rows}) if group_by else []
     per_group: dict[str, dict[str, float]] = {g: {} for g in groups}
     baseline_rows = {name: [fn(ex).to_dict() for ex in examples] for name, fn in (baselines or {}).items()}
     baseline_out: dict[str, dict[str, float]] = {name: {} for name in baseline_rows}
-    seen: dict[str, int] = {}
-    for spec, metric in metrics:
-        name = spec.name if spec.name not in seen else f"{spec.name}#{seen[spec.name] + 1}"
-        seen[spec.name] = seen.get(spec.name, 0) + 1
+    for name, (spec, metric) in zip(names, metrics, strict=True):
         kind = getattr(metric, "input", "distribution")
         values = _score(metric, spec, ctx, rows, [r["prediction"] for r in rows], kind, prediction_input, reference_input)
         if values is None:
@@ -144,6 +161,8 @@ def run_explanation_benchmark(
             if per_group[g][name] is not None:
                 ctx.log_metric(name, per_group[g][name], **{group_by: g})
         for bname, preds in baseline_rows.items():
+            if isinstance(metric, RecordedMetric):  # a fixed predictor made no queries
+                continue
             bvals = _score(metric, spec, ctx, rows, preds, kind, prediction_input, reference_input)
             if bvals is not None:
                 baseline_out[bname][name] = _json_float(aggregate(bvals))
@@ -155,6 +174,16 @@ def run_explanation_benchmark(
     return body
 
 
+def _metric_names(metrics: Sequence[tuple[Any, Any]]) -> list[str]:
+    """Result names of the run's metrics: the registered name, ``name#2`` ... for repeats."""
+    seen: dict[str, int] = {}
+    names = []
+    for spec, _ in metrics:
+        names.append(spec.name if spec.name not in seen else f"{spec.name}#{seen[spec.name] + 1}")
+        seen[spec.name] = seen.get(spec.name, 0) + 1
+    return names
+
+
 def _score(metric: Any, spec: Any, ctx: Any, rows: list[dict[str, Any]], preds: list[dict[str, Any]], kind: str,
            prediction_input: InputFn, reference_input: InputFn) -> list[Any] | None:
     """Per-example values (``None`` where the example has no input for this metric), or
@@ -163,8 +192,9 @@ def _score(metric: Any, spec: Any, ctx: Any, rows: list[dict[str, Any]], preds: 
     usable = [i for i, (p, r) in enumerate(pairs) if p is not None and r is not None]
     if not usable:
         return None
-    scored = metric.score_examples([pairs[i][0] for i in usable], [pairs[i][1] for i in usable],
-                                   ctx.metric_context(spec))
+    # A recorded metric scores from the records in its predictions: no model is loaded for it.
+    context = MetricContext(resources=ctx.resources) if isinstance(metric, RecordedMetric) else ctx.metric_context(spec)
+    scored = metric.score_examples([pairs[i][0] for i in usable], [pairs[i][1] for i in usable], context)
     values: list[Any] = [None] * len(rows)
     for i, v in zip(usable, scored, strict=True):
         values[i] = v

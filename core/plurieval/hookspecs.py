@@ -27,6 +27,7 @@ if TYPE_CHECKING:
         ModelSpec,
         ResourceSpec,
     )
+    from plurieval.sweep.driver import SweepContext, SweepRecord
 
 hookspec = pluggy.HookspecMarker("plurieval")
 hookimpl = pluggy.HookimplMarker("plurieval")
@@ -69,7 +70,9 @@ def register_resources(register: Callable[[ResourceSpec], None]) -> None:
 @hookspec
 def register_commands(cli: typer.Typer) -> None:
     """Add commands to the ``plurieval`` CLI (``@cli.command()`` or ``cli.add_typer``).
-    Called when the CLI starts, after the built-in commands exist."""
+    Called when the CLI starts, after the built-in commands exist. ``cli`` is this plugin's own
+    sandbox: a command whose name is taken (built-in or another plugin's) is refused and
+    reported with the plugin's name, and nothing can remove a built-in command."""
 
 
 # --- lifecycle: called by the runner; implementations observe, they never change results --
@@ -105,3 +108,27 @@ def artifact_written(run: RunView, path: str, kind: str) -> None:
 @hookspec
 def run_finished(run: RunView, summary: dict[str, Any] | None, error: BaseException | None) -> None:
     """A run ended: ``summary`` on success, ``error`` when it failed or was interrupted."""
+
+
+# --- sweeps: called on the driver of ``plurieval sweep``, never on its workers ------------
+
+@hookspec
+def sweep_started(sweep: SweepContext) -> None:
+    """A sweep begins: its grid is expanded into ``sweep.runs`` and ``sweep.directory`` exists;
+    no run has been dispatched yet. An observer may put JSON-able values into
+    ``sweep.data[its name]``: every run of the sweep sees them as ``run.sweep["data"]`` (the
+    MLflow tracker shares its parent run this way). Return value ignored."""
+
+
+@hookspec
+def sweep_run_finished(sweep: SweepContext, record: SweepRecord) -> None:
+    """One run of the sweep ended (or was found complete already): ``record.status`` is
+    ``complete`` or ``failed``; a complete run's directory is in the output folder by now (brought
+    back from its worker when they share no file system). Return value ignored."""
+
+
+@hookspec
+def sweep_finished(sweep: SweepContext, index: dict[str, Any], error: BaseException | None) -> None:
+    """A sweep ended: ``index`` is what ``sweep.json`` holds (every run, its status and
+    directory, the comparison files); ``error`` when the sweep itself was interrupted or failed.
+    Runs that failed are listed in the index, not raised here. Return value ignored."""

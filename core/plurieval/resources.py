@@ -42,9 +42,18 @@ class Judge(Protocol):
 
 @runtime_checkable
 class KnowledgeBase(Protocol):
-    """Role ``knowledge_base``: facts matching a query, as dicts (source-specific fields)."""
+    """Role ``knowledge_base``: ``lookup(query, language, domain)`` gives the entities a name may
+    denote (dicts with ``id``, ``kind`` entity/category, ``origin``); ``describe()`` names the
+    source (``name``, ``content_hash``); ``topics`` the domains it covers. A gazetteer adds
+    ``match_index(language, domain, linker)`` for scanning text, a phrase-based backend
+    ``link_phrase(phrase, language=, topic=)`` (``culture-kb`` and ``wikidata`` in
+    plurieval_makieval)."""
 
-    def lookup(self, query: str) -> list[dict[str, Any]]: ...
+    topics: Any
+
+    def lookup(self, query: str, language: str, domain: str) -> list[dict[str, Any]]: ...
+
+    def describe(self) -> dict[str, Any]: ...
 
 
 ROLES: dict[str, type] = {

@@ -360,10 +360,10 @@ class Records:
         self._notify("artifact_written", path=str(path), kind=kind)
 
     def write_json(self, relpath: str, data: Any, kind: str = "table") -> Path:
+        from plurieval.datafiles import atomic_write
+
         path = self.artifact_path(relpath)
-        tmp = path.with_suffix(path.suffix + ".tmp")
-        tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
-        os.replace(tmp, path)
+        atomic_write(path, json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
         self.artifact_written(path, kind)
         return path
 
@@ -384,6 +384,7 @@ class Provenance:
         self._artifact = notify_artifact
 
     def write(self, status: str, error: str | None = None) -> None:
+        from plurieval.datafiles import atomic_write
         from plurieval.manifest import validate_manifest
 
         self.manifest["status"] = status
@@ -391,10 +392,8 @@ class Provenance:
         if error:
             self.manifest["error"] = error
         validate_manifest(self.manifest)
-        path = self.run_dir / "manifest.json"
-        tmp = path.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(self.manifest, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
-        os.replace(tmp, path)
+        atomic_write(self.run_dir / "manifest.json",
+                     json.dumps(self.manifest, indent=2, ensure_ascii=False, default=str) + "\n")
 
     def add_dataset(self, info: Any) -> None:
         """Record a dataset that was read (``DatasetInfo``) in the manifest."""
@@ -449,8 +448,12 @@ class RunContext:
     """Everything a benchmark drives its protocol through (see the module docstring)."""
 
     def __init__(self, host: Any, config: RunConfig, run_id: str, run_dir: Path,
-                 components: Mapping[str, tuple[ComponentSpec, Any]], resumed: bool = False):
+                 components: Mapping[str, tuple[ComponentSpec, Any]], resumed: bool = False,
+                 sweep: dict[str, Any] | None = None):
         self.host = host
+        # Set when the run is one point of a sweep: {"id": sweep id, "data": what sweep observers
+        # shared with every run (the MLflow parent run, say)}. None for a standalone run.
+        self.sweep = sweep
         self.config = config
         self.run_id = run_id
         self.run_dir = Path(run_dir)
@@ -608,6 +611,11 @@ class RunView:
     @property
     def resumed(self) -> bool:
         return self._ctx.resumed
+
+    @property
+    def sweep(self) -> Mapping[str, Any] | None:
+        """``{"id", "data"}`` when the run is one point of a sweep (read-only copy), else None."""
+        return _frozen(self._ctx.sweep) if self._ctx.sweep is not None else None
 
     @property
     def config(self) -> RunConfig:

@@ -22,6 +22,7 @@ from typing import Any
 from plurieval.config import RunConfig, validate_components
 from plurieval.errors import PluriError
 from plurieval.hashing import short
+from plurieval.locking import hold_run_directory
 from plurieval.manifest import build_manifest, config_digest
 from plurieval.run import RunContext
 
@@ -57,12 +58,27 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def execute(config: RunConfig, host: Any, *, force: bool = False) -> RunOutcome:
+def with_default_method(config: RunConfig, host: Any) -> tuple[RunConfig, dict[str, Any]]:
+    """The config as it runs (a benchmark's ``default_method`` filled in when none is given, which
+    is part of its run id) and its validated components."""
     components = validate_components(config, host)
     bench_spec = components["benchmark"][0]
     if config.method is None and getattr(bench_spec, "default_method", None):
         config = config.model_copy(update={"method": type(config.benchmark)(name=bench_spec.default_method)})
         components = validate_components(config, host)
+    return config, components
+
+
+def execute(config: RunConfig, host: Any, *, force: bool = False, sweep: dict[str, Any] | None = None,
+            run_root: str | Path | None = None) -> RunOutcome:
+    """Run ``config`` (or resume it, or return its summary when it already finished).
+
+    ``sweep`` (``{"id": ..., "data": {...}}``) marks a run that is one point of a sweep; observers
+    read it as ``run.sweep``. ``run_root`` puts the run directory somewhere other than
+    ``config.output_dir`` (a sweep worker that cannot see the output folder stages the run
+    locally and ships it back); the config, and so the run id and manifest, stay the same."""
+    config, components = with_default_method(config, host)
+    bench_spec = components["benchmark"][0]
     if "method" in components:
         method_kind = getattr(components["method"][0], "method_kind", None)
         if method_kind not in bench_spec.method_kinds:
@@ -71,7 +87,14 @@ def execute(config: RunConfig, host: Any, *, force: bool = False) -> RunOutcome:
                 f"method {config.method.name!r} is a {method_kind} method"
             )
 
-    run_dir = Path(config.output_dir) / run_id_for(config)
+    run_dir = Path(run_root if run_root is not None else config.output_dir) / run_id_for(config)
+    # One process per run directory: a second identical run stops here with a clear message.
+    with hold_run_directory(run_dir):
+        return _execute_locked(config, host, components, bench_spec, run_dir, force, sweep)
+
+
+def _execute_locked(config: RunConfig, host: Any, components: dict[str, Any], bench_spec: Any, run_dir: Path,
+                    force: bool, sweep: dict[str, Any] | None) -> RunOutcome:
     summary_path = run_dir / "summary.json"
     if summary_path.exists() and not force:
         log.warning("run %s is already complete; returning its summary (use --force to redo it)", run_dir)
@@ -86,7 +109,7 @@ def execute(config: RunConfig, host: Any, *, force: bool = False) -> RunOutcome:
 
     seed_everything(config.seed)
     ctx = RunContext(host=host, config=config, run_id=run_dir.name, run_dir=run_dir,
-                     components=components, resumed=resumed)
+                     components=components, resumed=resumed, sweep=sweep)
     if resumed:
         log.warning("resuming run %s: %d results already recorded", run_dir.name, len(ctx.results))
     provenance = ctx.provenance

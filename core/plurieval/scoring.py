@@ -1,5 +1,7 @@
 """Standalone scoring: any registered metric on a JSONL file or on Python lists, like
-``evaluate``'s ``compute``. Metrics that need a model cannot be scored this way."""
+``evaluate``'s ``compute``. Metrics that need a model cannot be scored this way, unless they
+record their queries (``MetricSpec.recorded``): those are recomputed from the records each
+prediction carries, without the model."""
 
 from __future__ import annotations
 
@@ -17,11 +19,13 @@ from plurieval.results import read_jsonl
 def compute(host: Any, metric: str, predictions: list[Any], references: list[Any], **params: Any) -> dict[str, Any]:
     """Score with a registered metric from Python: ``compute(get_host(), "js_distance", p, r, base=2)``."""
     spec = host.get("metric", metric)
-    if spec.needs:
+    if not spec.offline:
         raise PluriError(
             f"metric {metric!r} needs the {' and '.join(sorted(spec.needs))} under evaluation; "
             f"it can only be computed inside `plurieval run`"
         )
+    # A recorded metric (``spec.recorded``) scores from the queries each prediction carries
+    # (``prediction["queries"]``); without a model in the context it never asks one.
     config = spec.make_config(params, where="--set")
     instance = spec.create(config)
     result = instance.compute(predictions, references, MetricContext(resources=Resources(host)))

@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from plurieval.api import CommaList
+from plurieval.api import CommaList, DegenerateConfig
 
 
 class SplitConfig(BaseModel):
@@ -65,6 +65,9 @@ class LanguageControlConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
     identifier: str | None = Field(None, description="language_identifier resource (default: the default one, py3langid)")
     identifier_params: dict[str, Any] = Field(default_factory=dict)
+    degenerate_check: bool = Field(True, description="degenerate text (plurieval.text.degenerate, with the target's script "
+                                                     "rule) never counts as in the target language")
+    degenerate: DegenerateConfig = Field(default_factory=DegenerateConfig)
 
 
 class RelevanceConfig(BaseModel):
@@ -76,11 +79,16 @@ class RelevanceConfig(BaseModel):
     mode: Literal["embedding", "judge"] = "embedding"
     embedder: str | None = Field(None, description="embedder resource (default: the default embedder)")
     embedder_params: dict[str, Any] = Field(default_factory=dict)
-    low: float = Field(0.80, description="cosine below this → 0 (irrelevant)")
-    high: float = Field(0.84, description="cosine at or above this → 2 (relevant); in between → 1")
+    low: float = Field(0.89, description="cosine below this → 0 (irrelevant); spec 1 used 0.80 (docs/judges.md)")
+    high: float = Field(0.895, description="cosine at or above this → 2 (relevant), in between → 1; spec 1 used 0.84")
     judge: str | None = Field(None, description="judge resource name (default: 'hf-judge')")
     judge_model: str | None = Field(None, description="HF hub id or local folder of the judge model (mode=judge)")
     judge_max_new_tokens: int = Field(8, ge=1)
+    degenerate_check: bool = Field(True, description="degenerate text (plurieval.text.degenerate) scores 0, whatever "
+                                                     "the proxy or judge says")
+    degenerate: DegenerateConfig = Field(default_factory=DegenerateConfig)
+    echo_check: bool = Field(True, description="mode=embedding: compare only what the output adds to an echo of the "
+                                               "question (plurieval.text.strip_echo)")
 
 
 class SteeringScoreConfig(BaseModel):

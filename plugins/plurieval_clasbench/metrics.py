@@ -9,6 +9,10 @@
   scores 0). ``mode="embedding"`` — offline **proxy**: cosine similarity between multilingual
   embeddings (default embedder: multilingual-e5-small) of output and source question, mapped
   to 0 below ``low``, 1 below ``high``, 2 otherwise. Results label it ``relevance_proxy``.
+- **Degenerate text** (``degenerate_check``, on by default; ``plurieval.text.degenerate``): a
+  repetition loop, replacement-character or symbol run scores 0 for F and for J whatever the
+  identifier or the judge says (details mark it ``"degenerate": true``); ``echo_check`` removes
+  a repeated question from the output before the proxy embeds it.
 - **Steering score**: S = 2FJ / (F + J) (0 when F + J = 0). Per example the metric stores
   ``{"f": 0|1, "j": 0|1|2}`` so S, F, J and bootstrap intervals can be recomputed from the
   results file alone; note S is a harmonic mean of *aggregates*, not a mean of per-example S.
@@ -21,9 +25,9 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from plurieval.api import Metric, MetricContext, MetricOutput, PluriError
+from plurieval.api import Metric, MetricContext, MetricOutput, PluriError, is_degenerate, strip_echo
 
-from .config import RelevanceConfig
+from .config import LanguageControlConfig, RelevanceConfig
 
 JUDGE_PROMPT = """You are grading how well an answer responds to a question. The answer may be written in a \
 different language from the question: ignore the language completely and judge only the content.
@@ -79,10 +83,17 @@ class LanguageControl(Metric):
     example: ``{"detected": <code>}``."""
 
     def score(self, predictions, references, context: MetricContext | None = None) -> MetricOutput:
-        lid = _resources(context).get("language_identifier", self.config.identifier, self.config.identifier_params)
-        detected = lid.detect([_text(p) for p in predictions])
-        values = [1.0 if d == _ref(r, "language") else 0.0 for d, r in zip(detected, references, strict=True)]
-        return MetricOutput(values, [{"detected": d} for d in detected])
+        cfg: LanguageControlConfig = self.config
+        lid = _resources(context).get("language_identifier", cfg.identifier, cfg.identifier_params)
+        texts = [_text(p) for p in predictions]
+        detected = lid.detect(texts)
+        langs = [_ref(r, "language") for r in references]
+        # py3langid labels symbol runs as a language (issue 19): F counts only non-degenerate text
+        degenerate = [bool(cfg.degenerate_check and is_degenerate(t, lang, cfg.degenerate))
+                      for lang, t in zip(langs, texts, strict=True)]
+        values = [1.0 if d == lang and not bad else 0.0 for d, lang, bad in zip(detected, langs, degenerate, strict=True)]
+        details = [{"detected": d, **({"degenerate": True} if bad else {})} for d, bad in zip(detected, degenerate, strict=True)]
+        return MetricOutput(values, details)
 
     def aggregate(self, per_example) -> float:
         return f_score([float(v) for v in per_example])
@@ -95,9 +106,14 @@ class Relevance(Metric):
     def score(self, predictions, references, context: MetricContext | None = None) -> MetricOutput:
         outputs = [_text(p) for p in predictions]
         questions = [_ref(r, "question") for r in references]
-        if self.config.mode == "judge":
-            return self._judge(outputs, questions, context)
-        return self._embedding(outputs, questions, context)
+        cfg: RelevanceConfig = self.config
+        out = self._judge(outputs, questions, context) if cfg.mode == "judge" else self._embedding(outputs, questions, context)
+        if cfg.degenerate_check:  # a loop of on-topic words is close to the question in embedding space
+            for i, o in enumerate(outputs):
+                if is_degenerate(o, None, cfg.degenerate):
+                    out.values[i] = 0
+                    out.details[i]["degenerate"] = True
+        return out
 
     def _embedding(self, outputs: list[str], questions: list[str], context: MetricContext | None) -> MetricOutput:
         import numpy as np
@@ -106,6 +122,8 @@ class Relevance(Metric):
         if cfg.low > cfg.high:
             raise PluriError(f"relevance thresholds must satisfy low <= high (got low={cfg.low}, high={cfg.high})")
         emb = _resources(context).get("embedder", cfg.embedder, cfg.embedder_params)
+        if cfg.echo_check:  # a repeated question is as close to the question as text gets, and no answer
+            outputs = [strip_echo(o, q) for o, q in zip(outputs, questions, strict=True)]
         a = np.asarray(emb.encode([o if o.strip() else " " for o in outputs]))
         b = np.asarray(emb.encode(questions))
         sims = (a * b).sum(1)  # compared in the embedder's dtype, as published thresholds were calibrated
@@ -174,11 +192,21 @@ class HFJudge:
         from plurieval.api import load_hf
 
         self.config = config
-        self.lm = load_hf(config.model)
+        self.lm = _registered_model(config.model) or load_hf(config.model)
 
     def judge(self, prompts: list[str]) -> list[str]:
         gens = self.lm.generate(prompts, max_new_tokens=self.config.max_new_tokens, batch_size=self.config.batch_size)
         return [g.text for g in gens]
+
+
+def _registered_model(name: str) -> Any:
+    """A registered model by name (``default``, ``gemma3-270m``), or None for a hub id / folder."""
+    from plurieval.api import get_host
+
+    host = get_host()
+    if "/" in name or name not in {s.name for s in host.registry.all("model")}:
+        return None
+    return host.get("model", name).create({})
 
 
 __all__ = ["JUDGE_PROMPT", "HFJudge", "LanguageControl", "Relevance", "SteeringScore", "f_score", "harmonic",

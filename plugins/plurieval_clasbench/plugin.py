@@ -54,13 +54,14 @@ def register_datasets(register):
 def register_metrics(register):
     register(MetricSpec(
         name="language_control", factory="plurieval_clasbench.metrics:LanguageControl", config=LanguageControlConfig,
-        version="0.1.0", description="F = 100 * share of outputs whose detected language (language_identifier "
-        "resource) equals the reference language; per example 1/0",
+        version="0.2.0", description="F = 100 * share of outputs whose detected language (language_identifier "
+        "resource) equals the reference language and that are not degenerate text; per example 1/0",
     ))
     register(MetricSpec(
-        name="relevance", factory="plurieval_clasbench.metrics:Relevance", config=RelevanceConfig, version="0.1.0",
-        description="J = 100 * mean(0/1/2)/2 judged ignoring language; mode=judge: LLM judge (any HF model); "
-                    "mode=embedding (default): cosine(output, question) proxy, <low -> 0, <high -> 1, else 2",
+        name="relevance", factory="plurieval_clasbench.metrics:Relevance", config=RelevanceConfig, version="0.2.0",
+        description="J = 100 * mean(0/1/2)/2 judged ignoring language; degenerate text -> 0; mode=judge: LLM judge "
+                    "(any HF model); mode=embedding (default): cosine(output without an echo of the question, "
+                    "question) proxy, <low -> 0, <high -> 1, else 2 (validated: docs/judges.md)",
     ))
     register(MetricSpec(
         name="steering_score", factory="plurieval_clasbench.metrics:SteeringScore", config=SteeringScoreConfig,

@@ -48,10 +48,12 @@ class ItemCountsDataset(Dataset):
         if not path.is_file():
             raise DataError(f"item-counts dataset: {path} does not exist (config field 'path')")
         out = []
-        for i, row in enumerate(read_jsonl(path), 1):
+        for i, row in enumerate(read_jsonl(path, what="hlv data file"), 1):
             options = cfg.options or row.get("options")
             if not options:
                 raise DataError(f"{path}:{i}: no options (set the config field 'options' or give an 'options' field)")
+            if not isinstance(options, list) or not all(isinstance(o, str) for o in options):
+                raise DataError(f"{path}:{i}: field 'options' must be a list of option strings, got {options!r}")
             missing = [f for f in cfg.input_fields + [cfg.counts_field] if f not in row]
             if missing:
                 raise DataError(f"{path}:{i}: missing field(s) {', '.join(missing)}")
@@ -94,7 +96,7 @@ class ChaosNLIDataset(Dataset):
         path = folder / name
         self.source = str(path)
         out = []
-        for i, row in enumerate(read_jsonl(path), 1):
+        for i, row in enumerate(read_jsonl(path, what="hlv data file"), 1):
             for f in ("premise", "hypothesis"):
                 if not isinstance(row.get(f), str):
                     raise DataError(f"{path}:{i}: field {f!r} missing or not a string")

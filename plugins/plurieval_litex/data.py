@@ -10,7 +10,8 @@ One example per annotated explanation::
 Labels are normalised to entailment/neutral/contradiction (LiveNLI's true/either/false; its
 multi-labels "true | either" become "entailment | neutral"); VariErr rows without a gold label
 keep ``label=None`` (the prompt then omits it) rather than being dropped. Highlights are e-SNLI
-token indices over whitespace tokens, turned into the highlighted words.
+token indices over whitespace tokens, turned into the highlighted words; the indices themselves
+are kept in ``metadata["highlight_index"]`` (words repeat, indices do not).
 
 Licence: LiTEx annotations Apache-2.0; texts from e-SNLI (MIT), LiveNLI and VariErr NLI (MNLI).
 """
@@ -37,10 +38,11 @@ LICENSE = "Apache-2.0 (LiTEx annotations); texts from e-SNLI (MIT), LiveNLI, Var
 
 
 def read_rows(path: Path) -> list[dict[str, Any]]:
-    """JSONL rows; the e-SNLI files write a bare ``NaN`` for empty notes, which Python's json
+    """JSONL rows (``read_jsonl``: an empty, undecodable or malformed file is a ``DataError``
+    naming it); the e-SNLI files write a bare ``NaN`` for empty notes, which Python's json
     accepts (it becomes float nan and is cleaned to None)."""
     return [{k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in row.items()}
-            for row in read_jsonl(path)]
+            for row in read_jsonl(path, what="litex file")]
 
 
 def normalize_label(value: Any, where: str) -> str | None:
@@ -56,13 +58,17 @@ def normalize_label(value: Any, where: str) -> str | None:
     return " | ".join(out)
 
 
-def highlighted(text: str, spec: Any) -> list[str]:
-    """Words of ``text`` (whitespace tokens) at the e-SNLI highlight indices ("3,6,4,5"; "{}" = none)."""
+def highlight_indices(spec: Any) -> list[int]:
+    """The e-SNLI highlight indices ("3,6,4,5" → [3, 4, 5, 6]; "{}" = none)."""
     if spec in (None, "", "{}"):
         return []
+    return sorted({int(i) for i in str(spec).split(",") if i.strip()})
+
+
+def highlighted(text: str, spec: Any) -> list[str]:
+    """Words of ``text`` (whitespace tokens) at the e-SNLI highlight indices ("3,6,4,5"; "{}" = none)."""
     tokens = text.split()
-    idx = sorted({int(i) for i in str(spec).split(",") if i.strip()})
-    return [tokens[i] for i in idx if 0 <= i < len(tokens)]
+    return [tokens[i] for i in highlight_indices(spec) if 0 <= i < len(tokens)]
 
 
 def categories_of(row: dict[str, Any], where: str) -> list[str]:
@@ -99,16 +105,18 @@ def load_source(folder: Path, source: str, relpath: str) -> list[Example]:
                 raise DataError(f"{where}: field {f!r} missing or not a string")
         cats = categories_of(row, where)
         label = normalize_label(row.get("gold_label"), where)
-        hl = None
+        hl = hl_index = None
         if "Sentence1_Highlighted" in row:
             hl = {"premise": highlighted(row["premise"], row.get("Sentence1_Highlighted")),
                   "hypothesis": highlighted(row["hypothesis"], row.get("Sentence2_Highlighted"))}
-        parsed.append((i, row, cats, label, hl))
+            hl_index = {"premise": highlight_indices(row.get("Sentence1_Highlighted")),
+                        "hypothesis": highlight_indices(row.get("Sentence2_Highlighted"))}
+        parsed.append((i, row, cats, label, hl, hl_index))
     groups: dict[tuple[str, str | None], list[str]] = {}
-    for _, row, _, label, _ in parsed:
+    for _, row, _, label, _, _ in parsed:
         groups.setdefault((str(row.get("pairID")), label), []).append(row["explanation"].strip())
     out = []
-    for i, row, cats, label, hl in parsed:
+    for i, row, cats, label, hl, hl_index in parsed:
         refs = groups[(str(row.get("pairID")), label)]
         out.append(Example(
             id=f"{source}-{i:05d}",
@@ -117,7 +125,8 @@ def load_source(folder: Path, source: str, relpath: str) -> list[Example]:
                    "explanation": row["explanation"].strip()},
             target={"explanation": row["explanation"].strip(), "references": refs, "category": cats[0] if cats else None,
                     "categories": cats},
-            metadata={"source": source, "pair_id": row.get("pairID")},
+            metadata={"source": source, "pair_id": row.get("pairID"),
+                      **({"highlight_index": hl_index} if hl_index is not None else {})},
         ))
     return out
 

@@ -88,6 +88,9 @@ class SubstringRefusalConfig(BaseModel):
     )
     compliance: bool = Field(False, description="report 1 − refusal (compliance) instead of refusal")
     with_english: bool = Field(True, description="also match the English phrases in non-English completions")
+    any_language: bool = Field(True, description="also match every other language's phrases (models refuse in another "
+                                                 "language than the prompt's; chosen on the judge-validation set, "
+                                                 "docs/judges.md)")
     case_sensitive: bool = Field(True, description="JailbreakBench matches case-sensitively")
 
 

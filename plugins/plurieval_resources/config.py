@@ -47,3 +47,14 @@ class SentenceTransformerConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
     model_path: str | None = Field(None, description="sentence-transformers folder; default: the packaged all-MiniLM-L6-v2")
     batch_size: int = Field(32, ge=1)
+
+
+# --- degenerate text (issue 19) -------------------------------------------------------------------
+from plurieval.api import DegenerateConfig  # noqa: E402
+
+
+class DegenerateRateConfig(DegenerateConfig):
+    """The detector's thresholds (``plurieval.text.degenerate``) plus whether the reference
+    language switches on the script rule."""
+
+    use_language: bool = Field(True, description="apply the script rule with each reference's language, when it has one")

@@ -49,3 +49,28 @@ def register_embedders(register):
         description="all-MiniLM-L6-v2 (English) via sentence-transformers, or any local sentence-transformers folder",
         license="Apache-2.0", citation="Reimers & Gurevych (2019), Sentence-BERT",
     ))
+
+
+# --- degenerate text and judge validation (issue 19) ----------------------------------------------
+from plurieval.api import MetricSpec  # noqa: E402
+
+from .config import DegenerateRateConfig  # noqa: E402
+
+
+@hookimpl(specname="register_metrics")
+def register_degenerate_metric(register):
+    register(MetricSpec(
+        name="degenerate_rate", factory="plurieval_resources.degenerate:DegenerateRate", config=DegenerateRateConfig,
+        version="0.1.0", higher_is_better=False,
+        description="Share of generations flagged as degenerate text (repetition loops, U+FFFD or symbol runs, no "
+                    "letters, very low character diversity; with a reference language also the wrong script); "
+                    "per example 1/0, aggregate mean in [0, 1]",
+        license="Apache-2.0",
+    ))
+
+
+@hookimpl(specname="register_commands")
+def register_judge_commands(cli):
+    from .judges.commands import app
+
+    cli.add_typer(app, name="judge")

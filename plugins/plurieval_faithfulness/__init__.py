@@ -1,0 +1,1 @@
+"""First-party plurieval plugin: faithfulness (attribution methods, faithfulness and plausibility metrics)."""

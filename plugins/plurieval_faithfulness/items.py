@@ -1,0 +1,230 @@
+"""Items under explanation: what the model sees, which words are explained, what it predicts.
+
+Every method of this plugin (attributions now, self-explanations later) and every faithfulness
+metric goes through one :class:`Item`, so that a metric re-queries the model with *exactly* the
+prompt the method explained, minus the words it removes.
+
+- **Prompt.** An option item (``input["options"]``: NLI and any other multiple-choice item) is
+  rendered by the registered ``option-logits`` method (the HLV plugin), so the prediction is the
+  option-logit prediction that method computes: the next-token log-probabilities of the option
+  letters after the same prompt (``choice_logprobs``). An item with ``input["prompt"]`` and no
+  options is explained for the model's first generated answer token (greedy).
+- **Features** are the whitespace words of the explained fields (default: premise, then
+  hypothesis; e-SNLI highlight indices count the same words), in that order. A feature mask is a
+  string of ``0``/``1`` per feature (``1`` = kept).
+- **Removal** rebuilds the prompt from the kept words: ``delete`` drops the removed words (the
+  remaining words joined by single spaces), ``mask`` puts the tokenizer's mask token (else its
+  unknown token, else its pad token) in their place. The full mask gives the original text.
+- **Outputs**: for an option item, the distribution over the options (the letters' probabilities
+  renormalised over the options, as ``option-logits`` does with a softmax); for a prompt item, a
+  one-element list holding the probability of the target token under the whole vocabulary.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+
+from plurieval.api import DataError, Example, PluriError, choice_logprobs, get_host
+
+Removal = Literal["delete", "mask"]
+_WORD = re.compile(r"\S+")
+
+
+def prompt_renderer() -> Any:
+    """The ``option-logits`` method (HLV plugin): its ``prompt(example)`` renders option items."""
+    try:
+        spec = get_host().get("method", "option-logits")
+    except PluriError as err:
+        raise PluriError(f"faithfulness items are rendered by the 'option-logits' method ({err}); "
+                         "install the plurieval hlv plugin") from None
+    return spec.create({})
+
+
+@dataclass(frozen=True)
+class ItemSettings:
+    """How an example becomes an item (recorded in every prediction, so metrics rebuild it)."""
+
+    fields: tuple[str, ...] | None = None  # None: premise+hypothesis, else every text field
+    chat: bool = True
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"fields": list(self.fields) if self.fields is not None else None, "chat": self.chat}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> ItemSettings:
+        data = data or {}
+        fields = data.get("fields")
+        return cls(fields=tuple(fields) if fields is not None else None, chat=bool(data.get("chat", True)))
+
+
+@dataclass
+class Item:
+    example: Example
+    settings: ItemSettings
+    fields: list[str]
+    words: dict[str, list[str]]
+    options: list[str] | None
+    renderer: Any = None
+    features: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def num_features(self) -> int:
+        return len(self.features)
+
+    def full_mask(self) -> str:
+        return "1" * self.num_features
+
+    def texts(self, mask: str, removal: Removal = "delete", mask_token: str = "") -> dict[str, str]:
+        """Field texts with the features of ``mask`` kept (the original texts for the full mask)."""
+        if len(mask) != self.num_features or set(mask) - {"0", "1"}:
+            raise DataError(f"{self.example.id}: mask {mask!r} must be {self.num_features} characters 0/1")
+        out, pos = {}, 0
+        for name in self.fields:
+            words = self.words[name]
+            keep = mask[pos:pos + len(words)]
+            pos += len(words)
+            if keep == "1" * len(words):
+                out[name] = self.example.input[name]
+            elif removal == "delete":
+                out[name] = " ".join(w for w, k in zip(words, keep, strict=True) if k == "1")
+            else:
+                out[name] = " ".join(w if k == "1" else mask_token for w, k in zip(words, keep, strict=True))
+        return out
+
+    def prompt(self, mask: str | None = None, removal: Removal = "delete", mask_token: str = "") -> str:
+        """The user prompt (before the chat template) with ``mask``'s features kept."""
+        inp = dict(self.example.input)
+        inp.update(self.texts(mask or self.full_mask(), removal, mask_token))
+        if self.options is None:
+            return str(inp["prompt"])
+        text, _ = self.renderer.prompt(Example(self.example.id, inp, self.example.target, self.example.metadata))
+        return text
+
+    @property
+    def letters(self) -> list[str] | None:
+        if self.options is None:
+            return None
+        return [chr(ord("A") + i) for i in range(len(self.options))]
+
+
+def build_item(example: Example, settings: ItemSettings, renderer: Any = None) -> Item:
+    inp = example.input
+    if not isinstance(inp, dict):
+        raise DataError(f"{example.id}: a faithfulness item needs a dict input (premise/hypothesis/options or prompt)")
+    options = inp.get("options")
+    if options is None and not isinstance(inp.get("prompt"), str):
+        raise DataError(f"{example.id}: input needs 'options' (a multiple-choice item) or a 'prompt' string")
+    if settings.fields is not None:
+        fields = list(settings.fields)
+    elif options is not None and "premise" in inp and "hypothesis" in inp:
+        fields = ["premise", "hypothesis"]
+    elif options is not None:
+        fields = [k for k, v in inp.items() if k != "options" and isinstance(v, str)]
+    else:
+        fields = ["prompt"]
+    bad = [f for f in fields if not isinstance(inp.get(f), str)]
+    if bad:
+        raise DataError(f"{example.id}: explained field(s) {', '.join(bad)} missing or not text "
+                        f"(fields present: {', '.join(k for k in inp if k != 'options')})")
+    words = {f: inp[f].split() for f in fields}
+    features = [{"field": f, "index": i, "word": w} for f in fields for i, w in enumerate(words[f])]
+    if not features:
+        raise DataError(f"{example.id}: the explained fields {fields} hold no words")
+    if options is not None and renderer is None:
+        renderer = prompt_renderer()
+    return Item(example, settings, fields, words, list(options) if options is not None else None, renderer, features)
+
+
+def mask_token_of(tokenizer: Any) -> str:
+    for name in ("mask_token", "unk_token", "pad_token"):
+        tok = getattr(tokenizer, name, None)
+        if tok:
+            return str(tok)
+    raise PluriError("removal='mask' needs a mask, unknown or pad token; this tokenizer has none (use removal=delete)")
+
+
+# --- model outputs ------------------------------------------------------------------------------
+
+def _softmax(rows: np.ndarray) -> np.ndarray:
+    z = np.exp(rows - rows.max(axis=1, keepdims=True))
+    return z / z.sum(axis=1, keepdims=True)
+
+
+def target_token(model: Any, item: Item, batch_size: int = 8) -> int:
+    """A prompt item's target: the greedy first answer token after the full prompt."""
+    lp = model.next_token_logprobs([item.prompt()], chat=item.settings.chat, batch_size=batch_size)
+    return int(lp[0].argmax())
+
+
+def outputs(model: Any, queries: Sequence[tuple[Item, str]], *, removal: Removal = "delete",
+            batch_size: int = 8, target_tokens: dict[str, int] | None = None) -> list[list[float]]:
+    """Model outputs (see the module docstring) for each (item, mask); identical prompts are
+    run once. ``target_tokens`` gives a prompt item's target token id (by example id)."""
+    mask_token = mask_token_of(model.tokenizer) if removal == "mask" else ""
+    prompts = [item.prompt(mask, removal, mask_token) for item, mask in queries]
+    out: list[list[float] | None] = [None] * len(queries)
+    groups: dict[tuple[Any, bool], list[int]] = {}
+    for i, (item, _) in enumerate(queries):
+        key = (tuple(item.letters) if item.letters else None, item.settings.chat)
+        groups.setdefault(key, []).append(i)
+    for (letters, chat), idx in groups.items():
+        unique = list(dict.fromkeys(prompts[i] for i in idx))
+        if letters is not None:
+            probs = _softmax(choice_logprobs(model, unique, list(letters), chat=chat, batch_size=batch_size))
+            by_prompt = {p: row.tolist() for p, row in zip(unique, probs, strict=True)}
+        else:
+            lp = model.next_token_logprobs(unique, chat=chat, batch_size=batch_size).double().exp().numpy()
+            by_prompt = {p: row for p, row in zip(unique, lp, strict=True)}
+        for i in idx:
+            if letters is not None:
+                out[i] = list(by_prompt[prompts[i]])
+            else:
+                tok = (target_tokens or {}).get(queries[i][0].example.id)
+                if tok is None:
+                    raise PluriError(f"{queries[i][0].example.id}: no target token for a prompt item")
+                out[i] = [float(by_prompt[prompts[i]][tok])]
+    return [o for o in out if o is not None]
+
+
+def predicted(model: Any, items: Sequence[Item], batch_size: int = 8) -> list[dict[str, Any]]:
+    """The model's prediction on each full item: ``label``, ``distribution`` (option items) or
+    target token (prompt items), and ``target`` (what is explained)."""
+    targets = {it.example.id: target_token(model, it, batch_size) for it in items if it.options is None}
+    probs = outputs(model, [(it, it.full_mask()) for it in items], batch_size=batch_size, target_tokens=targets)
+    out = []
+    for it, p in zip(items, probs, strict=True):
+        if it.options is not None:
+            j = int(np.argmax(p))
+            out.append({"label": it.options[j], "distribution": p,
+                        "target": {"kind": "option", "index": j, "option": it.options[j], "letter": it.letters[j]}})
+        else:
+            tok = targets[it.example.id]
+            out.append({"label": model.tokenizer.decode([tok]), "distribution": p,
+                        "target": {"kind": "token", "index": 0, "token_id": tok}})
+    return out
+
+
+def record_item(prediction: dict[str, Any]) -> ItemSettings:
+    """The item settings a prediction was made with (``extra.item``)."""
+    return ItemSettings.from_dict(((prediction or {}).get("extra") or {}).get("item"))
+
+
+def target_of(prediction: dict[str, Any], where: str = "prediction") -> tuple[int, dict[str, Any]]:
+    """(index into the output vector, target record) of a prediction; checks it is the argmax."""
+    extra = (prediction or {}).get("extra") or {}
+    target = extra.get("target")
+    dist = prediction.get("distribution") if isinstance(prediction, dict) else None
+    if not isinstance(target, dict) or not isinstance(dist, list) or not dist:
+        raise DataError(f"{where}: needs 'distribution' and 'extra.target' (made by a faithfulness method)")
+    index = target.get("index")
+    if not isinstance(index, int) or not 0 <= index < len(dist):
+        raise DataError(f"{where}: extra.target.index {index!r} is not an index into the distribution")
+    if target.get("kind") == "option" and int(np.argmax(dist)) != index:
+        raise DataError(f"{where}: the explained option {index} is not the model's prediction "
+                        f"(argmax of the distribution is {int(np.argmax(dist))})")
+    return index, target

@@ -1,0 +1,1 @@
+"""Judge validation: the labelled set, agreement statistics, and the `plurieval judge` commands."""

@@ -1,0 +1,109 @@
+"""Attribution methods and faithfulness metrics on a model whose answer depends on one planted
+word (``planted.py``): what a faithful explanation says is known, so the tests know the answer.
+
+Expected, from the construction: removing the key word takes the prediction away (the model
+answers "neutral" without a key), keeping only the key word keeps it. So a method that ranks the
+key first has comprehensiveness ≈ p(y|x) ≈ 1 and sufficiency ≈ 0; the random baseline ranks it
+first for about 1 item in 8 and must be worse on every metric.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from plurieval.api import MetricContext, attach_queries, get_host
+
+RECORDED = ["comprehensiveness", "sufficiency", "aopc_comprehensiveness", "aopc_sufficiency", "tau_loo"]
+PLAUSIBLE = ["token_f1", "token_iou", "auprc"]
+LOWER_IS_BETTER = {"sufficiency", "aopc_sufficiency"}
+
+
+def explain(name, model, items, **params):
+    return get_host().get("method", name).create(params).predict(model, items)
+
+
+def key_first(preds, items):
+    hits = []
+    for p, ex in zip(preds, items, strict=True):
+        scores, feats = p.extra["attribution"], p.extra["features"]
+        best = max(range(len(scores)), key=lambda i: (scores[i], -i))
+        hits.append(feats[best]["word"] == ex.metadata["key"])
+    return hits
+
+
+def scores(model, items, preds):
+    host = get_host()
+    dicts = [p.to_dict() for p in preds]
+    refs = [ex.target for ex in items]
+    out = {}
+    for name in RECORDED + PLAUSIBLE:
+        spec = host.get("metric", name)
+        metric = spec.create({})
+        if spec.recorded:
+            attach_queries(metric, name, dicts, refs, MetricContext(model=model, examples=items))
+        out[name] = metric.aggregate(metric.score_examples(dicts, refs, MetricContext()))
+    return out, dicts
+
+
+def test_the_planted_model_answers_from_the_key(planted):
+    model, items = planted
+    preds = explain("random-attribution", model, items)
+    assert [p.label for p in preds] == [ex.target["label"] for ex in items]
+
+
+@pytest.mark.parametrize("name", ["integrated-gradients", "occlusion", "shapley-sampling", "input-x-gradient"])
+def test_methods_rank_the_planted_word_first(planted, name):
+    model, items = planted
+    assert all(key_first(explain(name, model, items), items)), name
+
+
+def test_gradient_saliency_mostly_ranks_the_planted_word_first(planted):
+    # |gradient| measures sensitivity, not contribution: on a saturated model a filler word can
+    # have a larger gradient norm than the key. It must still find the key on most items.
+    model, items = planted
+    hits = key_first(explain("gradient", model, items), items)
+    assert sum(hits) >= 0.75 * len(items), hits
+
+
+def test_faithful_method_scores_and_random_baseline_is_worse_on_every_metric(planted):
+    model, items = planted
+    ig, ig_rows = scores(model, items, explain("integrated-gradients", model, items))
+    rnd, _ = scores(model, items, explain("random-attribution", model, items, seed=0))
+    assert ig["comprehensiveness"] > 0.9
+    assert abs(ig["sufficiency"]) < 0.05
+    assert ig["auprc"] == pytest.approx(1.0)  # the key (the human rationale here) is always ranked first
+    for name in RECORDED + PLAUSIBLE:
+        better = ig[name] < rnd[name] if name in LOWER_IS_BETTER else ig[name] > rnd[name]
+        assert better, (name, ig[name], rnd[name])
+    # every query is recorded: the scores come back from the rows alone, with no model
+    again = get_host().get("metric", "comprehensiveness").create({})
+    assert again.aggregate(again.score_examples(ig_rows, [ex.target for ex in items])) == ig["comprehensiveness"]
+
+
+def test_integrated_gradients_completeness_on_the_planted_model(planted):
+    # IG's attributions sum to f(x) − f(baseline) up to the integral's error (captum's delta, for
+    # the items attributed together); with enough steps the error is small against the total.
+    model, items = planted
+    preds = explain("integrated-gradients", model, items[:2], steps=256, baseline="zero")
+    total = sum(sum(p.extra["attribution"]) for p in preds)
+    assert abs(preds[0].extra["convergence_delta_total"]) < 0.01 * abs(total)
+
+
+def test_a_prompt_item_is_explained_for_its_first_generated_token(planted):
+    # No options: the target is the model's greedy first answer token; p(y|·) is that token's
+    # probability over the whole vocabulary, and the metrics query it the same way.
+    from plurieval.api import Example
+
+    model, _ = planted
+    item = Example("p1", {"prompt": "Premise: the dog zorp sits Hypothesis: a cat"}, {"label": None, "rationale": None})
+    (pred,) = explain("integrated-gradients", model, [item])
+    target = pred.extra["target"]
+    assert target["kind"] == "token" and target["token_id"] == int(model.next_token_logprobs([item.input["prompt"]])[0].argmax())
+    assert len(pred.extra["attribution"]) == 8 and len(pred.distribution) == 1
+    dicts = [pred.to_dict()]
+    metric = get_host().get("metric", "tau_loo").create({})
+    attach_queries(metric, "tau_loo", dicts, [item.target], MetricContext(model=model, examples=[item]))
+    record = dicts[0]["queries"]["tau_loo"]
+    assert len(record["masks"]) == 8 and all(len(o) == 1 for o in record["outputs"])
+    value = metric.score_examples(dicts, [item.target])[0]
+    assert value is None or -1.0 <= value <= 1.0
