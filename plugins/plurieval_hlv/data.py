@@ -95,6 +95,11 @@ class ChaosNLIDataset(Dataset):
         folder, name = self.folder(split)
         path = folder / name
         self.source = str(path)
+        # The shipped sample is self-written text: its record must not claim ChaosNLI's id and
+        # revision, or a sample run would look like a run on the real data to anyone reading it.
+        used_sample = name.startswith("chaosnli_sample")
+        self.dataset_id = "chaosnli-sample" if used_sample else type(self).dataset_id
+        self.revision = None if used_sample else type(self).revision
         out = []
         for i, row in enumerate(read_jsonl(path, what="hlv data file"), 1):
             for f in ("premise", "hypothesis"):
