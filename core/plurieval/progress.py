@@ -42,6 +42,7 @@ class StageRecord:
     rows: int = 0
     started: float = 0.0
     seconds: float = 0.0
+    grows: bool = False  # started without a total: each model call adds its rows (``expect``)
     _last_line: float = field(default=0.0, repr=False)
 
     def as_dict(self) -> dict[str, Any]:
@@ -106,13 +107,29 @@ class RunProgress:
         the stage on exit. ``total_rows`` defaults to the planned count, if any."""
         self.end_stage()
         total = total_rows if total_rows is not None else self.planned.get(name)
-        record = StageRecord(name=name, total=None if total is None else int(total), started=self.clock())
+        record = StageRecord(name=name, total=None if total is None else int(total), started=self.clock(),
+                             grows=total is None)
         record._last_line = record.started
         self.current = record
         self.stages.append(record)
         if self.enabled and self.interactive:
             self._live_stage(record)
         return _StageScope(self, record)
+
+    def expect(self, n: int) -> None:
+        """``n`` more rows are coming in the current stage. Counts only in a stage started
+        without a total (its total is then the sum of what its model calls announced); a stage
+        given its total up front keeps it."""
+        record = self.current
+        if record is None:
+            record = self.stage("run")._record
+        if not record.grows:
+            return
+        record.total = (record.total or 0) + int(n)
+        if self.enabled and self._live is not None and self._stage_task is not None:
+            self._live.update(self._stage_task, total=record.total)
+            if self._run_task is not None:
+                self._live.update(self._run_task, total=self._run_total())
 
     def advance(self, n: int = 1) -> None:
         """Count ``n`` more rows done in the current stage."""
@@ -144,7 +161,12 @@ class RunProgress:
         if self._live is not None:
             self._live.remove_task(self._stage_task)
             self._stage_task = None
-        self._line(self._done_line(record))
+        line = self._done_line(record)
+        if self.planned:
+            run_eta = eta_seconds(self._run_done(), self._run_total(), self.clock() - self._started)
+            if run_eta is not None and run_eta > 0:
+                line += f" (run: about {_duration(run_eta)} left)"
+        self._line(line)
 
     def __call__(self, items: Iterable[T], total: int | None = None, desc: str = "") -> Iterator[T]:
         """Iterate ``items`` showing a loop's progress (inside the current stage)."""
@@ -201,8 +223,11 @@ class RunProgress:
     # --- display --------------------------------------------------------------------------------
 
     def _run_total(self) -> int:
-        """Planned rows plus the totals of stages that were not planned."""
-        return sum(self.planned.values()) + sum(s.total or 0 for s in self.stages if s.name not in self.planned)
+        """The rows of every stage started so far (its total, or its count where that is more)
+        plus the planned rows of stages still to come."""
+        started = {s.name for s in self.stages}
+        return (sum(max(s.total or 0, s.rows) for s in self.stages)
+                + sum(v for k, v in self.planned.items() if k not in started))
 
     def _run_done(self) -> int:
         return sum(s.rows for s in self.stages)
