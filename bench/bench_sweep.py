@@ -179,9 +179,8 @@ def bench_sweep(tiny: bool, tokens: int, repeats: int, bf16: bool) -> dict:
 # --- (b) candidate scoring -----------------------------------------------------------------------
 
 
-def scoring_arms(tiny: bool, candidates: int) -> dict:
+def scoring_arms(tiny: bool, candidates: int, bf16: bool = False) -> dict:
     lm32 = load(tiny, "float32")
-    lm16 = load(tiny, "bfloat16")
     prompts = questions("en")[:8]
     g = torch.Generator().manual_seed(0)
     ablations = [DirectionalAblation(torch.randn(lm32.hidden_size, generator=g)) for _ in range(candidates)]
@@ -194,11 +193,14 @@ def scoring_arms(tiny: bool, candidates: int) -> dict:
     def rows(lm):
         return lambda: lm.next_token_logprobs(rows_p, interventions=rows_iv)
 
-    return {"one-at-a-time-f32-b8": one_at_a_time, "rows-f32": rows(lm32), "rows-bf16": rows(lm16)}
+    arms = {"one-at-a-time-f32-b8": one_at_a_time, "rows-f32": rows(lm32)}
+    if bf16:
+        arms["rows-bf16"] = rows(load(tiny, "bfloat16"))
+    return arms
 
 
-def bench_scoring(tiny: bool, candidates: int, repeats: int) -> dict:
-    arms = scoring_arms(tiny, candidates)
+def bench_scoring(tiny: bool, candidates: int, repeats: int, bf16: bool) -> dict:
+    arms = scoring_arms(tiny, candidates, bf16)
     med = interleaved(arms, repeats)
     old = med["one-at-a-time-f32-b8"]["value"]
     print(f"\n[scoring] {candidates} candidate ablations × 8 prompts: next-token log-probabilities")
@@ -219,7 +221,8 @@ def bench_scoring(tiny: bool, candidates: int, repeats: int) -> dict:
 
 def child(spec: str, tiny: bool, tokens: int, candidates: int) -> None:
     part, arm = spec.split(":", 1)
-    arms = sweep_arms(tiny, tokens, arm.endswith("bf16"))[0] if part == "sweep" else scoring_arms(tiny, candidates)
+    bf16 = arm.endswith("bf16")
+    arms = sweep_arms(tiny, tokens, bf16)[0] if part == "sweep" else scoring_arms(tiny, candidates, bf16)
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     arms[arm]()
     after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -232,7 +235,7 @@ def bench_memory(tiny: bool, tokens: int, candidates: int, bf16: bool) -> dict:
     out = {}
     print("\n[memory] peak RSS of each arm, alone in a fresh process (the timing run's models loaded)")
     names = [f"sweep:{a}" for a in ("peer-f32-b8", "rows-f32", *(("rows-bf16",) if bf16 else ()))]
-    names += [f"scoring:{a}" for a in ("one-at-a-time-f32-b8", "rows-f32", "rows-bf16")]
+    names += [f"scoring:{a}" for a in ("one-at-a-time-f32-b8", "rows-f32", *(("rows-bf16",) if bf16 else ()))]
     for spec in names:
         cmd = [sys.executable, __file__, "--child", spec, "--tokens", str(tokens), "--candidates", str(candidates)]
         if tiny:
@@ -325,7 +328,8 @@ def main() -> None:
     ap.add_argument("--sizes", default="8,16,32,64,128", help="rows per batch of the batch part, float32")
     ap.add_argument("--bf16-sizes", default="8,64", help="the same for bfloat16 ('' for none)")
     ap.add_argument("--bf16-sweep", action="store_true",
-                    help="add a bfloat16 arm to the sweep (slow where the CPU lacks native bf16 matmuls)")
+                    help="add bfloat16 arms to the sweep and scoring parts (very slow where the CPU lacks native "
+                         "bf16 matmuls)")
     ap.add_argument("--dtype", default="float32", help="dtype of the overhead part")
     ap.add_argument("--json", default=None, help="also write every number to this file")
     ap.add_argument("--child", default=None, help=argparse.SUPPRESS)
@@ -345,7 +349,7 @@ def main() -> None:
     if "sweep" in parts:
         results["sweep"] = bench_sweep(args.tiny, args.tokens, args.repeats, args.bf16_sweep)
     if "scoring" in parts:
-        results["scoring"] = bench_scoring(args.tiny, args.candidates, max(3, args.repeats))
+        results["scoring"] = bench_scoring(args.tiny, args.candidates, max(3, args.repeats), args.bf16_sweep)
     if "memory" in parts:
         results["memory"] = bench_memory(args.tiny, args.tokens, args.candidates, args.bf16_sweep)
     if "overhead" in parts:

@@ -208,7 +208,8 @@ class Inference:
         prompts = list(prompts)
         self.rows_generated += len(prompts)
         self.progress.expect(len(prompts))
-        settings["progress"] = self.progress.advance
+        if accepts(self.model.generate, "progress"):
+            settings["progress"] = self.progress.advance
         if interventions is not None:
             settings["interventions"] = list(interventions)
         if self.cache is not None:
@@ -224,6 +225,8 @@ class Inference:
         per row (the model layer batches them together and drops finished rows), so a whole
         grid shares the batches; each row is cached under its own (prompt, intervention,
         settings) key, the key a plain call with that intervention alone uses."""
+        if not accepts(self.model.generate, "interventions"):  # a model without per-row settings
+            settings["row_batching"] = False
         return generate_rows(self.generate, prompts, interventions, **settings)
 
     def next_token_scores(self, prompts: Sequence[str], interventions: Sequence[Any],
@@ -260,6 +263,17 @@ class Inference:
     def close(self) -> None:
         if self.cache is not None:
             self.cache.close()
+
+
+def accepts(fn: Callable[..., Any], name: str) -> bool:
+    """Whether ``fn`` takes the keyword ``name`` (or any keyword)."""
+    import inspect
+
+    try:
+        params = inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return False
+    return name in params or any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
 
 
 def _distinct_rows(prompts: Sequence[str], interventions: Sequence[Any]) -> tuple[list[str], list[Any], list[int]]:
