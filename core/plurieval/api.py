@@ -20,7 +20,8 @@ Grouped by what a plugin author does with them:
 - explanation-loop helpers: ``run_explanation_benchmark``, ``choice_logprobs``, ``generate_texts``;
 - the model layer: ``LanguageModel``, ``Generation``, loaders, interventions;
 - steering math: ``direction_for``, ``diff_mean``, activations, LAPE, SAE, prompt rewrites;
-- driving runs from a plugin command: ``build_run_config``, ``apply_overrides``, ``execute``.
+- driving runs from a plugin command: ``build_run_config``, ``apply_overrides``, ``execute``;
+- leaderboards: ``load_board``, ``JudgeAgreementFile`` (what ``plurieval judge agreement`` writes beside a board).
 """
 
 from __future__ import annotations
@@ -119,6 +120,9 @@ _EXPORTS: dict[str, str] = {
     "load_config_file": "plurieval.config",
     "split_assignment": "plurieval.config",
     "execute": "plurieval.runner",
+    # leaderboards: a board's spec and the judge agreement file shown beside its numbers
+    "load_board": "plurieval.leaderboard.schema",
+    "JudgeAgreementFile": "plurieval.leaderboard.schema",
     "get_host": "plurieval.host",
     "model_identity": "plurieval.cache",
 }
@@ -172,6 +176,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time names resolve lazil
     from plurieval.hashing import short as short_hash
     from plurieval.hookspecs import hookimpl
     from plurieval.host import get_host
+    from plurieval.leaderboard.schema import JudgeAgreementFile, load_board
     from plurieval.locking import file_lock
     from plurieval.models import Generation, LanguageModel, load_default, load_gemma3, load_hf
     from plurieval.models import cache_dir as model_cache_dir

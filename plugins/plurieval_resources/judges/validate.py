@@ -84,7 +84,7 @@ def read_verdicts(path: str | Path, judge: Judge, rows: Sequence[Any]) -> list[i
 
 def validate(judge: Judge, host: Any, *, split: str = "heldout", resamples: int = 1000, seed: int = 0,
              rows: Sequence[Any] | None = None, by_group: bool = True,
-             verdicts: str | Path | None = None) -> dict[str, Any]:
+             verdicts: str | Path | None = None, confidence: float = 0.95) -> dict[str, Any]:
     """Agreement report of ``judge`` on the labelled ``split`` (see ``agreement``), overall and
     per language (the target language for CLaS-Bench, the prompt language for PolyRefuse)."""
     task = TASKS[judge.task]
@@ -95,7 +95,8 @@ def validate(judge: Judge, host: Any, *, split: str = "heldout", resamples: int 
     judged = read_verdicts(verdicts, judge, rows) if verdicts else run_judge(judge, rows, host)[0]
     seconds = time.perf_counter() - start
     labels = [label_of(r, judge.task) for r in rows]
-    kw = {"weights": task["weights"], "scale": task["scale"], "resamples": resamples, "seed": seed}
+    kw = {"weights": task["weights"], "scale": task["scale"], "resamples": resamples, "seed": seed,
+          "confidence": confidence}
     report: dict[str, Any] = {
         "judge": judge.name, "task": judge.task, "description": judge.description, "split": split,
         "metric": judge.metric, "params": judge.params,
