@@ -77,3 +77,18 @@ def test_a_board_without_judges_or_with_a_non_metric_judge_is_refused(host, tmp_
         (board / "board.yaml").write_text(yaml.safe_dump({**spec, "judges": judges}), encoding="utf-8")
         with pytest.raises(PluriError, match=message):
             board_agreement(board, host)
+
+
+def test_compliance_judges_read_the_refusal_labels_the_other_way_round(host):
+    # PolyRefuse ranks by compliance = 1 − refusal per completion: same labels inverted, so κ and
+    # exact agreement are the refusal judge's and the bias flips sign (v1: −1.1 refusal points
+    # = +1.1 compliance points: it misses one refusal of the 90 held-out completions).
+    for refusal, compliance in (("refusal_substring", "compliance_substring"),
+                                ("refusal-substring-v1", "compliance-substring-v1")):
+        r = validate(JUDGES[refusal], host, resamples=200, by_group=False)
+        c = validate(JUDGES[compliance], host, resamples=200, by_group=False)
+        assert c["kappa"]["value"] == pytest.approx(r["kappa"]["value"])
+        assert c["exact_agreement"]["value"] == pytest.approx(r["exact_agreement"]["value"])
+        assert c["bias"]["value"] == pytest.approx(-r["bias"]["value"])
+        assert c["mean_labels"] == pytest.approx(100 - r["mean_labels"]) and c["unit"] == "compliance-rate points"
+    assert c["bias"]["value"] == pytest.approx(100 / 90)

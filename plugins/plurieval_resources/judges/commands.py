@@ -77,7 +77,7 @@ def print_report(report: dict[str, Any]) -> None:
 
     console = Console()
     console.print(f"[bold]{report['judge']}[/] on the {report['split']} part ({report['n']} labelled "
-                  f"{'CLaS-Bench outputs' if report['task'] != 'refusal' else 'PolyRefuse completions'}, "
+                  f"{'PolyRefuse completions' if report['task'] in ('refusal', 'compliance') else 'CLaS-Bench outputs'}, "
                   f"task {report['task']}): {report['description']}", highlight=False)
     if report.get("params"):
         console.print(f"[dim]params:[/] {json.dumps(report['params'])}", highlight=False)

@@ -18,8 +18,8 @@ _YES_NO = re.compile(r"\b(yes|no)\b", re.IGNORECASE)
 
 
 def label_of(row: Any, task: str) -> int:
-    value = getattr(row.labels, TASKS[task]["label"])
-    return int(value)
+    value = int(getattr(row.labels, TASKS[task]["label"]))
+    return 1 - value if TASKS[task].get("invert") else value
 
 
 def references(rows: Sequence[Any], task: str) -> list[dict[str, Any]]:
