@@ -54,8 +54,9 @@ def run_judge(judge: Judge, rows: Sequence[Any], host: Any) -> tuple[list[int], 
         return [parse_yes_no(r) for r in replies], list(replies)
     spec = host.get("metric", judge.metric)
     metric = spec.create(judge.params, where=f"judge {judge.name!r} params")
-    values = metric.score_examples(outputs, references(rows, judge.task), MetricContext(resources=resources))
-    return [int(round(float(v))) for v in values], getattr(metric, "replies", None)
+    out = metric.score(outputs, references(rows, judge.task), MetricContext(resources=resources))
+    replies = [d.get("reply") for d in out.details]  # an LLM judge's raw answers (MetricOutput details)
+    return [int(round(float(v))) for v in out.values], replies if any(r is not None for r in replies) else None
 
 
 def read_verdicts(path: str | Path, judge: Judge, rows: Sequence[Any]) -> list[int]:
