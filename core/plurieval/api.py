@@ -16,7 +16,7 @@ Grouped by what a plugin author does with them (``docs/plugins.md`` documents ea
   ``Contrast``, ``Candidate``, ``Condition``, ``SteeringPlan``, ...);
 - errors to raise: ``PluriError``, ``DataError``, ``ConfigError``;
 - config helpers: ``CommaList``, ``DirectionConfig``;
-- data helpers: ``data_path``, ``download``, ``cache_root``, ``read_jsonl``, ``content_hash``, ``file_hash``,
+- data helpers: ``data_path``, ``download``, ``cache_root``, ``read_jsonl``, ``encode_record`` (one checksummed results line), ``content_hash``, ``file_hash``,
   ``atomic_write`` (unique temp file + rename), ``file_lock``, ``redact_uri``, ``split_credentials``;
 - statistics: ``with_ci``, ``bootstrap_ci``, ``mean``;
 - text checks: ``check_degenerate``, ``is_degenerate``, ``DegenerateConfig`` (degenerate-text detector), ``strip_echo``;
@@ -100,6 +100,7 @@ _EXPORTS: dict[str, str] = {
     "split_credentials": "plurieval.redact",
     "cache_root": "plurieval.datafiles",
     "read_jsonl": "plurieval.results",
+    "encode_record": "plurieval.results",
     "content_hash": "plurieval.hashing",
     "file_hash": "plurieval.hashing",
     "short_hash": "plurieval.hashing:short",
@@ -242,7 +243,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time names resolve lazil
     )
     from plurieval.redact import redact_uri, split_credentials
     from plurieval.resources import Embedder, Judge, KnowledgeBase, LanguageIdentifier, Resources
-    from plurieval.results import read_jsonl
+    from plurieval.results import encode_record, read_jsonl
     from plurieval.run import ModelWork, RunContext, RunView
     from plurieval.runner import execute, execute_run
     from plurieval.specs import BenchmarkSpec, DatasetSpec, MethodSpec, MetricSpec, ModelSpec, NoConfig, ResourceSpec
