@@ -112,6 +112,8 @@ def test_rescore_and_collect_read_the_steering_loops_results_format(host, tmp_pa
     summary = json.loads((out / "summary.json").read_text())
     assert summary["metrics"]["relevance"] == pytest.approx(changes["all"]["after"]["relevance"])
     assert changes["all"]["before"]["relevance"] == 100.0 > changes["all"]["after"]["relevance"]
+    assert summary["metrics_ci"]["relevance"]["value"] == summary["metrics"]["relevance"]
+    assert summary["metrics_ci"]["degenerate_rate"]["value"] == summary["metrics"]["degenerate_rate"]
     assert set(summary["baseline"]["per_language"]) == {"de", "zh"}
     assert summary["per_language"]["de"]["baseline"] == summary["baseline"]["per_language"]["de"]
     # the re-scored run is an entry on a board scored with the current defaults

@@ -153,7 +153,10 @@ def rescore_clasbench(source: str | Path, output: str | Path, host: Any) -> dict
         "relevance_judge": {"metric": "relevance", "config": metrics["relevance"].config.model_dump(mode="json")},
         "language_identifier": metrics["language_control"].config.model_dump(mode="json"),
     }
-    new_summary.pop("metrics_ci", None)  # the loop's intervals were of the old scores
+    if "metrics_ci" in summary or len(new_rows) > 1:  # the intervals too: the loop's were of the old scores
+        values = {"language_control": f, "relevance": j, "steering_score": pooled, "degenerate_rate": degenerate}
+        new_summary["metrics_ci"] = {**(summary.get("metrics_ci") or {}),
+                                     **{n: with_ci(v, metrics[n].aggregate) for n, v in values.items()}}
     output.mkdir(parents=True, exist_ok=True)
     base_rows = run.baseline_rows(host)
     for name, cond_rows in run.conditions.items():  # every condition file, re-scored the same way
