@@ -126,7 +126,9 @@ class PolyRefuseBenchmark(SteeringBenchmark[PolyRefuseBenchmarkConfig]):
     @staticmethod
     def _condition(name: str, a: str | None, b: str, examples: list[Example], iv: Any = None,
                    settings: dict[str, Any] | None = None) -> Condition:
-        rows = [Example(id=ex.id, input=ex.input, target={"lang": b, "prompt": ex.input},
+        # A steered row names the direction it ran under: the same prompt is a row once per
+        # direction language, and a board tells rows apart by example_id.
+        rows = [Example(id=ex.id if a is None else f"{ex.id}<-{a}", input=ex.input, target={"lang": b, "prompt": ex.input},
                         metadata={"language": b, "english": ex.metadata.get("english")}) for ex in examples]
         return Condition(name, rows, [f"{name}/{a or '-'}/{b}/{ex.id}" for ex in examples], intervention=iv,
                          settings=dict(settings or {}))
