@@ -38,20 +38,23 @@ PROMPTS = [
 ]
 
 
-def interleaved(arms: dict, repeats: int) -> dict[str, dict[str, float]]:
+def interleaved(arms: dict, repeats: int, warmup: bool = True) -> dict[str, dict[str, float]]:
     """Run every arm once per round, reversing the order each round (ABBA), after one warm-up
-    round. The machine is shared, so each arm's time is compared with the baseline's (first
-    arm) *in the same round* and the median of those per-round ratios is reported, for wall
-    time and for this process's CPU time (which other processes' load barely affects)."""
+    round (``warmup=False``: none, for arms that take minutes; warm the model up yourself).
+    The machine is shared, so each arm's time is compared with the baseline's (first arm) *in
+    the same round* and the median of those per-round ratios is reported, for wall time and for
+    this process's CPU time (which other processes' load barely affects). What an arm returns
+    (e.g. its generated tokens) is kept as ``value``."""
     names = list(arms)
     rounds: list[dict[str, tuple[float, float]]] = []
-    for r in range(repeats + 1):
+    values: dict[str, object] = {}
+    for r in range(repeats + int(warmup)):
         row = {}
         for name in names if r % 2 == 0 else names[::-1]:
             w, c = time.perf_counter(), time.process_time()
-            arms[name]()
+            values[name] = arms[name]()
             row[name] = (time.perf_counter() - w, time.process_time() - c)
-        if r:
+        if r or not warmup:
             rounds.append(row)
     base = names[0]
     out = {}
@@ -61,6 +64,7 @@ def interleaved(arms: dict, repeats: int) -> dict[str, dict[str, float]]:
             "cpu_s": statistics.median(row[name][1] for row in rounds),
             "wall_ratio": statistics.median(row[name][0] / row[base][0] for row in rounds),
             "cpu_ratio": statistics.median(row[name][1] / row[base][1] for row in rounds),
+            "value": values.get(name),
         }
     return out
 

@@ -138,6 +138,7 @@ _EXPORTS: dict[str, str] = {
     "DirectionalAblation": "plurieval.models.interventions",
     "NeuronIntervention": "plurieval.models.interventions",
     "Compose": "plurieval.models.interventions",
+    "RowEdit": "plurieval.models.interventions",
     "load_intervention": "plurieval.models.interventions",
     # steering math and the direction-method base (import torch)
     "DirectionMethod": "plurieval.steering.methods",
@@ -239,6 +240,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time names resolve lazil
         DirectionalAblation,
         Intervention,
         NeuronIntervention,
+        RowEdit,
         load_intervention,
     )
     from plurieval.redact import redact_uri, split_credentials

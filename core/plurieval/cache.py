@@ -515,16 +515,51 @@ def _uncacheable(err: Exception) -> None:
         logging.getLogger("plurieval").warning("not caching this call: %s", err)
 
 
+def _row_interventions(n: int, intervention: Any, settings: dict[str, Any]) -> tuple[list[Any], bool]:
+    """Each row's intervention (``interventions=``, one per prompt, or the shared one) and
+    whether the call was per row. Every row is keyed with its own intervention only, so a
+    row of a mixed batch and the same prompt under that setting alone share one entry."""
+    per_row = settings.pop("interventions", None)
+    if per_row is None:
+        return [intervention] * n, False
+    rows = list(per_row)
+    if len(rows) != n:
+        from plurieval.errors import PluriError
+
+        raise PluriError(f"interventions= has {len(rows)} entries for {n} prompts (one per prompt; None = plain)")
+    return rows, True
+
+
+def _row_keys(kind: str, prompts: list[str], ivs: list[Any], base: dict[str, Any], **extra: Any) -> list[str]:
+    described: dict[int, Any] = {}  # one description (tensor hashes) per distinct intervention
+    keys = []
+    for p, iv in zip(prompts, ivs, strict=True):
+        if id(iv) not in described:
+            described[id(iv)] = describe_value(iv)
+        keys.append(cache_key(kind, prompt=p, intervention=described[id(iv)], **base, **extra))
+    return keys
+
+
 def cached_generate(cache: Cache, scope: CacheScope, model: Any, prompts: list[str], intervention: Any,
                     settings: dict[str, Any]) -> list[Any]:
-    """Per-prompt cache entries: a partly cached batch generates only the missing prompts."""
-    full = full_settings(model.generate, settings, skip=("prompts", "intervention", "self"))
+    """Per-prompt cache entries: a partly cached batch generates only the missing prompts.
+    ``settings["progress"]`` (optional) is told the rows served from the cache as well."""
+    settings = dict(settings)
+    ivs, per_row = _row_interventions(len(prompts), intervention, settings)
+    full = full_settings(model.generate, settings, skip=("prompts", "intervention", "interventions", "progress", "self"))
+    if full.get("do_sample"):
+        full["sampler"] = "per-row-generators"  # samples drawn before this sampler are not reused
+
+    def compute(idx: list[int]) -> list[Any]:
+        if per_row:
+            return model.generate([prompts[i] for i in idx], interventions=[ivs[i] for i in idx], **settings)
+        return model.generate([prompts[i] for i in idx], intervention=intervention, **settings)
+
     try:
-        base = {**scope.base(), "intervention": describe_value(intervention), "settings": full}
-        keys = [cache_key("generation", prompt=p, **base) for p in prompts]
+        keys = _row_keys("generation", prompts, ivs, {**scope.base(), "settings": full})
     except TypeError as err:  # something we cannot key safely: compute, never guess
         _uncacheable(err)
-        return model.generate(prompts, intervention=intervention, **settings)
+        return compute(list(range(len(prompts))))
     found = cache.get_many(keys)
     out: list[Any] = [None] * len(prompts)
     todo = []
@@ -535,8 +570,11 @@ def cached_generate(cache: Cache, scope: CacheScope, model: Any, prompts: list[s
             todo.append(i)
     cache.stats.hit("generation", len(prompts) - len(todo))
     cache.stats.miss("generation", len(todo))
+    progress = settings.get("progress")
+    if progress is not None and len(prompts) > len(todo):
+        progress(len(prompts) - len(todo))
     if todo:
-        fresh = model.generate([prompts[i] for i in todo], intervention=intervention, **settings)
+        fresh = compute(todo)
         items = []
         for i, g in zip(todo, fresh, strict=True):
             out[i] = g
@@ -550,13 +588,19 @@ def cached_extract(cache: Cache, scope: CacheScope, model: Any, prompts: list[st
     """Per-prompt activation entries (one safetensors blob per prompt holding every point)."""
     import torch
 
-    full = full_settings(model.extract, kw, skip=("prompts", "points", "intervention", "self"))
+    kw = dict(kw)
+    ivs, per_row = _row_interventions(len(prompts), kw.get("intervention"), kw)
+    full = full_settings(model.extract, kw, skip=("prompts", "points", "intervention", "interventions", "progress", "self"))
+
+    def compute(idx: list[int]) -> dict[str, Any]:
+        extra = {"interventions": [ivs[i] for i in idx]} if per_row else {}
+        return model.extract([prompts[i] for i in idx], points, **kw, **extra)
+
     try:
-        base = {**scope.base(), "intervention": describe_value(kw.get("intervention")), "settings": full}
-        keys = [cache_key("activation", prompt=p, points=list(points), **base) for p in prompts]
+        keys = _row_keys("activation", prompts, ivs, {**scope.base(), "settings": full}, points=list(points))
     except TypeError as err:
         _uncacheable(err)
-        return model.extract(prompts, points, **kw)
+        return compute(list(range(len(prompts))))
     found = cache.get_many(keys)
     rows: list[dict[str, Any] | None] = [decode_tensors(found[k][1]) if k in found else None for k in keys]
     todo = [i for i, r in enumerate(rows) if r is None]
@@ -564,7 +608,7 @@ def cached_extract(cache: Cache, scope: CacheScope, model: Any, prompts: list[st
     cache.stats.miss("activation", len(todo))
     as_list = full.get("reduce") == "all"
     if todo:
-        fresh = model.extract([prompts[i] for i in todo], points, **kw)
+        fresh = compute(todo)
         as_list = isinstance(next(iter(fresh.values())), list) if fresh else as_list
         items = []
         for j, i in enumerate(todo):
@@ -573,7 +617,7 @@ def cached_extract(cache: Cache, scope: CacheScope, model: Any, prompts: list[st
             items.append((keys[i], "activation", "tensors", encode_tensors(row)))
         cache.put_many(items)
     if not prompts:
-        return model.extract(prompts, points, **kw)
+        return compute([])
     return {p: [r[p] for r in rows] if as_list else torch.stack([r[p] for r in rows]) for p in points}  # type: ignore[index]
 
 

@@ -240,6 +240,10 @@ def run(
     _print_summary(outcome.summary)
     err_console.print(safe(f"run directory: {outcome.run_dir}" + (" (resumed)" if outcome.resumed else "")),
                       soft_wrap=True, highlight=False)
+    from plurieval.progress import run_end_lines
+
+    for line in run_end_lines(outcome.run_dir):
+        err_console.print(safe(line), highlight=False, soft_wrap=True)
 
 
 @app.command()

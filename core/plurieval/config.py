@@ -122,7 +122,9 @@ class RunConfig(BaseModel):
                           "(e.g. polyrefuse), against no intervention, with paired bootstrap intervals")
     seed: int = 0
     limit: int | None = Field(None, ge=1, description="at most this many examples per split/language")
-    batch_size: int = Field(8, ge=1)
+    batch_size: int | None = Field(
+        None, ge=1, description="rows per model batch; None (default): chosen from a memory bound, the same on every "
+                                "machine (64 rows for the default model; docs/speed.md)")
     output_dir: Path = Path("runs")
     cache: bool = True
     tracking: TrackingConfig = Field(default_factory=TrackingConfig)

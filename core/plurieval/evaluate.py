@@ -108,7 +108,7 @@ def run_explanation_benchmark(
         fit = getattr(method, "fit", None)
         if fit is not None:
             fit(model, examples, ctx)
-    bs = max(1, ctx.config.batch_size)
+    bs = ctx.config.batch_size or 8  # examples per predict call (the resume step)
     batches = [todo[i:i + bs] for i in range(0, len(todo), bs)]
     metrics = ctx.metrics()
     names = _metric_names(metrics)

@@ -10,7 +10,9 @@
 - ``ctx.records`` (:class:`Records`): the resumable results files (``results.jsonl`` and
   ``conditions/<name>.jsonl``), metrics and artifacts, each reported to observers.
 - ``ctx.provenance`` (:class:`Provenance`): the manifest, the one place that writes it.
-- ``ctx.progress``: the run's progress display (``PLURIEVAL_NO_PROGRESS=1`` silences it).
+- ``ctx.progress`` (:class:`plurieval.progress.RunProgress`): the run's one progress display,
+  in stages (load, extraction, baseline, selection, test, scoring) counted in rows with ETA;
+  calling it on an iterable tracks a loop (``PLURIEVAL_NO_PROGRESS=1`` silences it).
 
 The short names a benchmark used before (``ctx.model``, ``ctx.generate``, ``ctx.record``,
 ``ctx.add_dataset`` ...) remain as shortcuts to these collaborators. Observers (the lifecycle
@@ -22,8 +24,6 @@ from __future__ import annotations
 import contextlib
 import copy
 import json
-import os
-import sys
 import time
 import types
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -33,11 +33,20 @@ from typing import Any, TypeVar
 from plurieval.components import Metric, MetricContext, PromptIntervention
 from plurieval.config import RunConfig
 from plurieval.errors import PluriError
+from plurieval.progress import RunProgress
 from plurieval.resources import Resources
 from plurieval.results import ResultsFile
 from plurieval.specs import ComponentSpec
 
 T = TypeVar("T")
+
+# Whether the row seams (``generate_rows``, ``next_token_scores``) send rows of different
+# interventions through ONE batched model call (``interventions=``, one per row) or one call per
+# distinct intervention. The second, the per-intervention path, is kept to test and measure
+# against: in float32 both give the same tokens.
+ROW_BATCHING = True
+# Rows whose [vocab] next-token log-probabilities ``next_token_scores`` holds at once.
+SCORE_CHUNK_ROWS = 512
 
 
 # --- components -----------------------------------------------------------------------------------
@@ -124,10 +133,13 @@ class Inference:
     ``next_token_scores`` take one row per (prompt, intervention) so a benchmark hands a whole
     grid over at once (the model layer may batch heterogeneous rows)."""
 
-    def __init__(self, components: Components, config: RunConfig, provenance: Provenance):
+    def __init__(self, components: Components, config: RunConfig, provenance: Provenance,
+                 progress: RunProgress | None = None):
         self.components = components
         self.config = config
         self.provenance = provenance
+        # Model calls count their rows here (``advance`` after each batch, cached rows at once).
+        self.progress = progress if progress is not None else RunProgress(enabled=False)
         from plurieval.cache import Cache
 
         self.cache: Cache | None = Cache() if config.cache else None
@@ -136,8 +148,6 @@ class Inference:
         self._description: dict[str, Any] | None = None
         self._scope: Any = None
         self.rows_generated = 0  # prompts handed to the model's generate (after de-duplication)
-        # Where row-wise model work is announced (stage, rows): the steering loop's progress.
-        self.report: Callable[[str, int], None] | None = None
 
     # --- the model ----------------------------------------------------------------------------------
 
@@ -146,7 +156,8 @@ class Inference:
         """The language model, loaded the first time anything asks for it."""
         if self._model is None:
             spec, cfg = self.components["model"]
-            self._model = spec.create(cfg)
+            with self.progress.stage("load"):
+                self._model = spec.create(cfg)
             for listener in list(self._model_listeners):
                 listener(self._model)
         return self._model
@@ -185,14 +196,21 @@ class Inference:
 
     # --- generation -----------------------------------------------------------------------------
 
-    def generate(self, prompts: Sequence[str], *, intervention: Any = None, **settings: Any) -> list[Any]:
-        """Generate with the run's model (``LanguageModel.generate`` settings). Served from the
-        content-addressed cache per prompt when the run config allows it."""
+    def generate(self, prompts: Sequence[str], *, intervention: Any = None, interventions: Sequence[Any] | None = None,
+                 **settings: Any) -> list[Any]:
+        """Generate with the run's model (``LanguageModel.generate`` settings): ``intervention``
+        for every row, or ``interventions`` one per prompt (``None`` = plain; many settings in
+        one batch). Served from the content-addressed cache per (prompt, intervention,
+        settings) when the run config allows it; rows count in the run's progress."""
         settings.setdefault("batch_size", self.config.batch_size)
         if settings.get("seed") is not None:  # the manifest lists every sampling seed used
             self.provenance.note_generation_seed(settings["seed"])
         prompts = list(prompts)
         self.rows_generated += len(prompts)
+        self.progress.expect(len(prompts))
+        settings["progress"] = self.progress.advance
+        if interventions is not None:
+            settings["interventions"] = list(interventions)
         if self.cache is not None:
             from plurieval.cache import cached_generate
 
@@ -201,24 +219,22 @@ class Inference:
 
     def generate_rows(self, prompts: Sequence[str], interventions: Sequence[Any], **settings: Any) -> list[Any]:
         """One generation per row ``(prompts[i], interventions[i])``; ``None`` = unsteered, a
-        ``PromptIntervention`` rewrites the prompt and runs without hooks. Rows are grouped by
-        intervention (first appearance order, prompts in row order, duplicates generated once)
-        and each group goes through ``generate``, so results and cache keys are those of a
-        plain ``generate`` call per intervention."""
-        if self.report is not None:
-            self.report("generating", len(prompts))
+        ``PromptIntervention`` rewrites the prompt and runs without hooks; a row given twice is
+        generated once. Every distinct row goes through ONE ``generate`` call with a setting
+        per row (the model layer batches them together and drops finished rows), so a whole
+        grid shares the batches; each row is cached under its own (prompt, intervention,
+        settings) key, the key a plain call with that intervention alone uses."""
         return generate_rows(self.generate, prompts, interventions, **settings)
 
     def next_token_scores(self, prompts: Sequence[str], interventions: Sequence[Any],
                           scorers: Sequence[Callable[[Any], Any]], *, chat: bool = True) -> list[Any]:
         """``scorers[i](logprobs)`` for each row, where ``logprobs`` is the ``[vocab]``
         next-token log-distribution after ``prompts[i]`` under ``interventions[i]`` (e.g. a
-        refusal score, or a KL divergence against an unsteered row). Rows are grouped by
-        intervention; never cached (the values are cheap to recompute and large to store)."""
-        if self.report is not None:
-            self.report("scoring next tokens", len(prompts))
+        refusal score, or a KL divergence against an unsteered row). Rows of every
+        intervention share batches (one model call per ``SCORE_CHUNK_ROWS`` rows); never
+        cached (the values are cheap to recompute and large to store)."""
         return next_token_scores(self.model, prompts, interventions, scorers, chat=chat,
-                                 batch_size=self.config.batch_size)
+                                 batch_size=self.config.batch_size, progress=self.progress)
 
     def extract(self, prompts: Sequence[str], points: Sequence[str], **kw: Any) -> dict[str, Any]:
         """Activations at hook points (``LanguageModel.extract``), cached per prompt."""
@@ -246,46 +262,88 @@ class Inference:
             self.cache.close()
 
 
+def _distinct_rows(prompts: Sequence[str], interventions: Sequence[Any]) -> tuple[list[str], list[Any], list[int]]:
+    """The distinct (text, intervention) rows: a ``PromptIntervention`` rewrites its prompt and
+    runs without hooks; a row given twice is computed once. Returns the texts, their
+    interventions and, for each given row, the index of its distinct row."""
+    texts: list[str] = []
+    ivs: list[Any] = []
+    seen: dict[tuple[int, str], int] = {}
+    where = []
+    for prompt, iv in zip(prompts, interventions, strict=True):
+        if isinstance(iv, PromptIntervention):
+            prompt, iv = iv.rewrite([prompt])[0], None
+        key = (id(iv), prompt)
+        if key not in seen:
+            seen[key] = len(texts)
+            texts.append(prompt)
+            ivs.append(iv)
+        where.append(seen[key])
+    return texts, ivs, where
+
+
+def _by_intervention(ivs: Sequence[Any]) -> list[tuple[Any, list[int]]]:
+    groups: dict[int, tuple[Any, list[int]]] = {}
+    for i, iv in enumerate(ivs):
+        groups.setdefault(id(iv), (iv, []))[1].append(i)
+    return list(groups.values())
+
+
 def generate_rows(generate: Callable[..., list[Any]], prompts: Sequence[str], interventions: Sequence[Any],
-                  **settings: Any) -> list[Any]:
-    """Rows ``(prompt, intervention)`` → one generation each, through ``generate(prompts,
-    intervention=..., **settings)`` once per distinct intervention (see
-    ``Inference.generate_rows``)."""
+                  *, row_batching: bool | None = None, **settings: Any) -> list[Any]:
+    """Rows ``(prompt, intervention)`` → one generation each (see ``Inference.generate_rows``):
+    ONE ``generate(texts, interventions=[...])`` call for every distinct row, or with
+    ``row_batching=False`` (default: :data:`ROW_BATCHING`) ``generate(texts, intervention=iv)``
+    once per distinct intervention, in order of first appearance."""
     if len(prompts) != len(interventions):
         raise PluriError(f"generate_rows: {len(prompts)} prompts but {len(interventions)} interventions")
-    groups: dict[int, tuple[Any, dict[str, int]]] = {}
-    where: list[tuple[int, str]] = []
-    for prompt, iv in zip(prompts, interventions, strict=True):
-        text = iv.rewrite([prompt])[0] if isinstance(iv, PromptIntervention) else prompt
-        _, index = groups.setdefault(id(iv), (iv, {}))
-        index.setdefault(text, len(index))
-        where.append((id(iv), text))
-    out: dict[tuple[int, str], Any] = {}
-    for gid, (iv, index) in groups.items():
-        texts = list(index)
-        gens = generate(texts, intervention=None if isinstance(iv, PromptIntervention) else iv, **settings)
-        out.update({(gid, t): g for t, g in zip(texts, gens, strict=True)})
-    return [out[w] for w in where]
+    texts, ivs, where = _distinct_rows(prompts, interventions)
+    if not texts:
+        return []
+    if ROW_BATCHING if row_batching is None else row_batching:
+        gens = generate(texts, interventions=ivs, **settings)
+    else:
+        gens = [None] * len(texts)
+        for iv, idx in _by_intervention(ivs):
+            for i, g in zip(idx, generate([texts[i] for i in idx], intervention=iv, **settings), strict=True):
+                gens[i] = g
+    return [gens[w] for w in where]
 
 
 def next_token_scores(model: Any, prompts: Sequence[str], interventions: Sequence[Any],
-                      scorers: Sequence[Callable[[Any], Any]], *, chat: bool = True, batch_size: int = 8) -> list[Any]:
-    """Rows ``(prompt, intervention, scorer)`` → ``scorer(next-token logprobs)``, one model
-    call per distinct intervention (see ``Inference.next_token_scores``)."""
+                      scorers: Sequence[Callable[[Any], Any]], *, chat: bool = True, batch_size: int | None = None,
+                      progress: RunProgress | None = None, row_batching: bool | None = None) -> list[Any]:
+    """Rows ``(prompt, intervention, scorer)`` → ``scorer(next-token logprobs)`` (see
+    ``Inference.next_token_scores``). Rows of every intervention share batches, taken in order
+    of prompt length, at most :data:`SCORE_CHUNK_ROWS` distributions held at once; with
+    ``row_batching=False`` one model call per distinct intervention."""
     if not (len(prompts) == len(interventions) == len(scorers)):
         raise PluriError(f"next_token_scores: {len(prompts)} prompts, {len(interventions)} interventions, "
                          f"{len(scorers)} scorers")
-    groups: dict[int, tuple[Any, list[int]]] = {}
-    for i, iv in enumerate(interventions):
-        groups.setdefault(id(iv), (iv, []))[1].append(i)
+    texts, ivs, where = _distinct_rows(prompts, interventions)
+    users: list[list[int]] = [[] for _ in texts]
+    for row, w in enumerate(where):
+        users[w].append(row)
     out: list[Any] = [None] * len(prompts)
-    for iv, rows in groups.values():
-        texts = [prompts[i] for i in rows]
-        if isinstance(iv, PromptIntervention):
-            texts, iv = iv.rewrite(texts), None
-        logprobs = model.next_token_logprobs(texts, intervention=iv, chat=chat, batch_size=batch_size)
-        for j, i in enumerate(rows):
-            out[i] = scorers[i](logprobs[j])
+    if progress is not None:
+        progress.expect(len(texts))
+    advance = progress.advance if progress is not None else None
+
+    def score(idx: list[int], **kw: Any) -> None:
+        logprobs = model.next_token_logprobs([texts[i] for i in idx], chat=chat, batch_size=batch_size,
+                                             progress=advance, **kw)
+        for j, i in enumerate(idx):
+            for row in users[i]:
+                out[row] = scorers[row](logprobs[j])
+
+    if ROW_BATCHING if row_batching is None else row_batching:
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        for start in range(0, len(order), SCORE_CHUNK_ROWS):
+            idx = order[start:start + SCORE_CHUNK_ROWS]
+            score(idx, interventions=[ivs[i] for i in idx])
+    else:
+        for iv, idx in _by_intervention(ivs):
+            score(idx, intervention=iv)
     return out
 
 
@@ -293,9 +351,9 @@ class ModelWork:
     """``generate_rows`` and ``next_token_scores`` on a bare model, without a run (no cache):
     what a method or a selection rule uses when it is called on its own."""
 
-    def __init__(self, model: Any, batch_size: int = 8):
+    def __init__(self, model: Any, batch_size: int | None = None):
         self.model = model
-        self.batch_size = batch_size
+        self.batch_size = batch_size  # None: the model chooses (a memory bound)
 
     def generate_rows(self, prompts: Sequence[str], interventions: Sequence[Any], **settings: Any) -> list[Any]:
         settings.setdefault("batch_size", self.batch_size)
@@ -464,7 +522,10 @@ class RunContext:
         self.view = RunView(self)
         self.records = Records(self.run_dir, self._notify)
         self.provenance = Provenance(self.run_dir, self.records.artifact_written)
-        self.inference = Inference(self.components, config, self.provenance)
+        # One progress display for the whole run: ``progress.stage(name, total_rows)``,
+        # ``progress.advance(n)``; calling it on an iterable tracks a loop (plurieval.progress).
+        self.progress = RunProgress()
+        self.inference = Inference(self.components, config, self.provenance, self.progress)
 
     def _notify(self, hook: str, **kwargs: Any) -> None:
         self.host.call_each(hook, run=self.view, **kwargs)
@@ -484,21 +545,8 @@ class RunContext:
 
     # --- progress -------------------------------------------------------------------------------------
 
-    def progress(self, items: Iterable[T], total: int | None = None, desc: str = "") -> Iterator[T]:
-        """A progress bar on stderr; when stderr is not a terminal (a log file, CI), a plain line
-        at most every ``PLURIEVAL_PROGRESS_EVERY`` seconds (default 30) instead, so long runs
-        still show they are alive. Off with PLURIEVAL_NO_PROGRESS=1."""
-        if os.environ.get("PLURIEVAL_NO_PROGRESS"):
-            yield from items
-            return
-        if not sys.stderr.isatty():
-            yield from _progress_lines(items, total, desc, float(os.environ.get("PLURIEVAL_PROGRESS_EVERY", "30")))
-            return
-        from rich.progress import track
-
-        yield from track(items, total=total, description=desc, transient=True)
-
     def close(self) -> None:
+        self.progress.close()
         self.records.close()
         self.inference.close()
 
@@ -642,21 +690,6 @@ class RunView:
 def _frozen(data: Mapping[str, Any]) -> Mapping[str, Any]:
     """A read-only deep copy: changing it cannot reach what the run records."""
     return types.MappingProxyType(copy.deepcopy(dict(data)))
-
-
-def _progress_lines(items: Iterable[T], total: int | None, desc: str, every: float) -> Iterator[T]:
-    started = last = time.monotonic()
-    done = 0
-    for item in items:
-        yield item
-        done += 1
-        now = time.monotonic()
-        if now - last >= every:
-            last = now
-            of = f"/{total}" if total else ""
-            print(f"{desc or 'progress'}: {done}{of} ({now - started:.0f} s)", file=sys.stderr, flush=True)
-    if done and time.monotonic() - started >= every:
-        print(f"{desc or 'progress'}: done, {done} in {time.monotonic() - started:.0f} s", file=sys.stderr, flush=True)
 
 
 __all__ = ["Components", "Inference", "ModelWork", "Provenance", "Records", "RunContext", "RunView",

@@ -253,7 +253,7 @@ class AttributionMethod(ExplanationMethod):
             raise PluriError(f"{self.method_name} explains the model under evaluation; it needs a model")
         renderer = prompt_renderer() if any(isinstance(ex.input, dict) and "options" in ex.input for ex in examples) else None
         items = [build_item(ex, self.settings(), renderer) for ex in examples]
-        batch = run.config.batch_size if run is not None else 8
+        batch = (run.config.batch_size if run is not None else None) or 8
         started = time.perf_counter()
         preds = predicted(model, items, batch)
         scores, details = self.attribute(model, items, preds, run, batch)

@@ -71,7 +71,7 @@ class Makieval(Benchmark):
         todo = [e for e in examples if not ctx.results.done(e.id)]
         intervention, steering = fit_intervention(ctx, cfg.steering) if ctx.method is not None else (None, {})
         counts = {"generated": 0, "extraction_queries": 0}
-        batch = max(1, ctx.config.batch_size) * 4
+        batch = (ctx.config.batch_size or 8) * 4
         chunks = [todo[i:i + batch] for i in range(0, len(todo), batch)]
         for chunk in ctx.progress(chunks, total=len(chunks), desc="makieval: generating and linking"):
             texts = self._generate(ctx, chunk, intervention, counts)

@@ -15,7 +15,9 @@ class ModelOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     dtype: Literal["float32", "bfloat16", "float16"] = Field(
-        "float32", description="weight dtype (float32 is the safe choice on CPU)")
+        "float32", description="weight dtype; float32, the default on every machine, is fast on every CPU, while "
+                               "bfloat16 is faster only where the CPU has native bf16 matmuls (AVX-512 BF16, AMX) "
+                               "and several times slower elsewhere (docs/speed.md)")
     device: str = Field("cpu", description="'cpu', 'cuda', 'cuda:1' or 'auto'")
     quantization: Literal["none", "int8"] = Field("none", description="'int8': dynamic int8 quantisation (CPU)")
 

@@ -150,5 +150,9 @@ class RefusalModelConfig(BaseModel):
     )
     harmless_answer_tokens: int = Field(40, ge=4)
     train_layers_from: int = Field(16, ge=0, description="freeze decoder layers below this index (speed: backward stops there)")
+    train_dtype: Literal["float32", "bfloat16"] = Field(
+        "float32", description="matmul precision of the fine-tune: 'bfloat16' autocasts forward and backward (weights, "
+                               "optimizer state and loss stay float32); faster only on CPUs with native bf16 matmuls "
+                               "(AVX-512 BF16 / AMX), several times slower elsewhere, so not the default")
     seed: int = 0
     rebuild: bool = Field(False, description="ignore a cached build")

@@ -30,3 +30,20 @@ def test_a_method_on_two_models_is_one_row_naming_each_model(host, runs, tmp_pat
     assert mixed.models == {("toy-skill", "toybench"): "toy-model", ("toy-skill", "toybench-lite"): "toy-model-tuned"}
     row = next(line for line in comparison_markdown(mixed).splitlines() if line.startswith("| toy-skill"))
     assert "(#1) · toy-model |" in row and "(#1) · toy-model-tuned |" in row
+
+
+def test_an_entry_that_fails_validation_is_left_out_and_named(host, runs, tmp_path):
+    import json
+
+    from plurieval.leaderboard.compare import compare_boards
+
+    board = make_board(tmp_path)
+    lite = make_board(tmp_path, benchmark="toybench-lite", spec_version="1")
+    build_entry(runs["strong"], host, submitter="a", board_dir=board)
+    edited = build_entry(runs["lite"], host, submitter="c", board_dir=lite)
+    body = json.loads(edited.read_text())
+    body["metrics"]["toy-balanced"]["value"] = 0.99  # a claim the rows do not support
+    edited.write_text(json.dumps(body))
+    result = compare_boards([board, lite], host)
+    assert result.benchmarks == ["toybench"]  # the lite board has no valid entry left
+    assert [(b, e) for b, e, _ in result.skipped] == [(lite.name, edited.name)]

@@ -53,18 +53,6 @@ def test_help_teaches():
         assert text in proc.stdout
 
 
-def test_progress_without_a_terminal_prints_plain_lines(capsys):
-    """Long runs in a log file or CI still show they are alive (no bar: no terminal)."""
-    from plurieval.run import _progress_lines
-
-    assert list(_progress_lines(range(3), 3, "scoring candidates", every=0.0)) == [0, 1, 2]
-    lines = capsys.readouterr().err.splitlines()
-    assert lines[:3] == [f"scoring candidates: {i}/3 (0 s)" for i in (1, 2, 3)]
-    assert lines[3].startswith("scoring candidates: done, 3 in ")
-    assert list(_progress_lines(range(3), None, "quiet", every=3600.0)) == [0, 1, 2]
-    assert capsys.readouterr().err == ""
-
-
 def test_help_keeps_every_placeholder():
     """The CLI renders help as Markdown, which swallows <placeholders>: help texts use NAME-style
     placeholders, so `--help` teaches the real shape (OUTPUT/RUN-ID/manifest.json)."""

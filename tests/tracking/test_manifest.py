@@ -18,7 +18,7 @@ def test_manifest_records_everything_needed_to_repeat_a_run(host, tmp_path):
     data = json.loads((out.run_dir / "manifest.json").read_text())
     m = load_manifest(out.run_dir)  # validates
     assert m.status == "complete" and m.run_id == out.run_dir.name
-    assert m.model.weights_hash.startswith("sha256:") and m.model.dtype == "float32" and m.model.batch_size == 8
+    assert m.model.weights_hash.startswith("sha256:") and m.model.dtype == "float32" and m.model.batch_size is None
     assert m.model.id == "tiny-llama-seed3" and m.model.num_parameters > 0
     assert [(d.id, d.split, d.num_examples) for d in m.datasets] == [("tiny-echo-prompts", "test", 4)]
     assert m.datasets[0].content_hash.startswith("sha256:")

@@ -99,10 +99,21 @@ def validate(
 def build(
     boards: Annotated[list[Path] | None, typer.Argument(help="board folders (default: every leaderboards/*/board.yaml)")] = None,
     skip_invalid: Annotated[bool, typer.Option("--skip-invalid", help="leave invalid entries out instead of failing")] = False,
+    index: Annotated[bool | None, typer.Option(
+        "--index/--no-index", help="also write leaderboards/index.html and the comparison across every board "
+                                   "(default: when no board is given); boards not built here count only their "
+                                   "valid entries")] = None,
 ) -> None:
-    """Validate every entry and write README.md, index.html and scores.png into each board."""
+    """Validate every entry and write README.md, index.html and scores.png into each board.
+
+    Examples:
+
+        plurieval leaderboard build                                   # every board, the index and the comparison
+
+        plurieval leaderboard build leaderboards/clasbench --index    # one board, then the index of all
+    """
     from plurieval.errors import PluriError
-    from plurieval.leaderboard.build import build_board, find_boards
+    from plurieval.leaderboard.build import build_board, find_boards, load_ranked_board
 
     targets = boards or find_boards()
     if not targets:
@@ -118,10 +129,12 @@ def build(
         for report in result.invalid:
             warning(f"{report.path.name}: {'; '.join(report.problems)}", label="skipped")
         console.print(safe(f"built {target}: {len(result.ranked)} entries → README.md, index.html"), highlight=False)
-    if not boards:  # every board: also the index page linking them and the comparison across them
+    if index if index is not None else not boards:  # the index page linking every board, and the comparison
         from plurieval.leaderboard.build import write_boards_index
 
-        written = write_boards_index(Path("leaderboards"), built)
+        done = {Path(b.directory).resolve() for b in built}
+        others = [load_ranked_board(p, host, skip_invalid=True) for p in find_boards() if p.resolve() not in done]
+        written = write_boards_index(Path("leaderboards"), sorted(built + others, key=lambda b: Path(b.directory).name))
         console.print(safe(f"built {', '.join(str(p) for p in written.values() if p.suffix == '.html')}"),
                       highlight=False)
 
@@ -146,6 +159,8 @@ def compare(
     except PluriError as err:
         _fail(str(err), code=1)
     print(comparison_markdown(result), end="")
+    for board_name, entry, problem in result.skipped:
+        warning(f"{board_name}/{entry}: {problem}", label="left out")
     png = plot_comparison(result, plot) if plot else None
     if html_out:
         if png is None:

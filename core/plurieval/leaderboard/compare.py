@@ -5,8 +5,9 @@ rows are methods. A benchmark is usually run on the model it embeds (CLaS-Bench 
 model, PolyRefuse on the refusal-tuned ``default-refusal``), so a method's row spans models: its
 label is ``method · model`` when every cell has the same model, else the method alone and each
 cell names its model. Only validated entries are used (every board is validated exactly as
-``build`` does), and where one method has several entries on a board its best-ranked one is
-shown. Scales differ between benchmarks, so the plot has one panel per benchmark.
+``build`` does); an entry that fails validation is left out and listed in ``skipped`` (the
+comparison never shows a number validation could not recompute), and where one method has
+several entries on a board its best-ranked one is shown. Scales differ between benchmarks, so the plot has one panel per benchmark.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ class Comparison:
     ranks: dict[tuple[str, str], int | None] = field(default_factory=dict)
     models: dict[tuple[str, str], str] = field(default_factory=dict)  # set where the label has no model
     boards: dict[str, Path] = field(default_factory=dict)
+    skipped: list[tuple[str, str, str]] = field(default_factory=list)  # (board, entry file, first problem)
 
     def methods_on_every_board(self) -> list[str]:
         return [lb for lb in self.labels if all((lb, b) in self.cells for b in self.benchmarks)]
@@ -36,10 +38,15 @@ class Comparison:
 
 def compare_boards(board_dirs: list[Path], host: Any, *, methods: list[str] | None = None,
                    metric: str | None = None) -> Comparison:
-    """Validate and rank each board (as ``build`` does), then compare them."""
+    """Validate and rank each board (as ``build`` does), then compare them; entries that fail
+    validation are left out and listed in ``Comparison.skipped``."""
     if not board_dirs:
         raise PluriError("no boards to compare (give board folders, or run from a checkout with leaderboards/)")
-    return compare_ranked([load_ranked_board(d, host) for d in board_dirs], methods=methods, metric=metric)
+    boards = [load_ranked_board(d, host, skip_invalid=True) for d in board_dirs]
+    comparison = compare_ranked(boards, methods=methods, metric=metric)
+    comparison.skipped = [(Path(b.directory).name, r.path.name, r.problems[0] if r.problems else "invalid")
+                          for b in boards for r in b.invalid]
+    return comparison
 
 
 def compare_ranked(boards: list[Board], *, methods: list[str] | None = None, metric: str | None = None) -> Comparison:

@@ -55,6 +55,19 @@ class ChunkState:
 HookSpec = tuple[str, Callable[[torch.Tensor, ChunkState], "torch.Tensor | None"]]
 
 
+@dataclass(frozen=True)
+class RowEdit:
+    """One edit an intervention makes, in a form that many rows of one batch can share a
+    kernel for (see :mod:`plurieval.models.rows`): ``kind`` "add" (``x ← x + vector`` at
+    ``positions``) or "ablate" (``x ← x − (x·vector)vector``, ``vector`` of unit norm, every
+    position). The result must equal what the intervention's own hooks compute."""
+
+    point: str
+    kind: Literal["add", "ablate"]
+    vector: torch.Tensor
+    positions: Positions = "all"
+
+
 class Intervention:
     """Base class. Subclasses implement :meth:`hook_specs` and the (de)serialisation pair."""
 
@@ -64,6 +77,13 @@ class Intervention:
     def hook_specs(self, num_layers: int) -> list[HookSpec]:
         """``(point, fn(hidden, chunk) -> new hidden or None)`` pairs to attach."""
         raise NotImplementedError
+
+    def row_edits(self, num_layers: int) -> list[RowEdit] | None:
+        """The same edits as :meth:`hook_specs`, as :class:`RowEdit` items in application order,
+        so a batch whose rows carry different interventions applies them with one batched
+        kernel per point. ``None`` (the default) means "not expressible": such rows run the
+        intervention's own hooks on their slice of the batch, which is always correct."""
+        return None
 
     def params(self) -> dict[str, Any]:
         raise NotImplementedError
@@ -150,12 +170,18 @@ class AddVector(Intervention):
         self.vector, self.alpha, self.point, self.positions = vector, float(alpha), point, positions
         self.card = dict(card or {})
 
-    def hook_specs(self, num_layers: int) -> list[HookSpec]:
-        specs = []
+    def _deltas(self, num_layers: int) -> list[tuple[str, torch.Tensor]]:
+        out = []
         for k, layer in enumerate(_layers(self.layers, num_layers)):
             v = self.vector if self.vector.dim() == 1 else self.vector[k]
-            specs.append((f"blocks.{layer}.{self.point}", self._hook(v * self.alpha)))
-        return specs
+            out.append((f"blocks.{layer}.{self.point}", v * self.alpha))
+        return out
+
+    def hook_specs(self, num_layers: int) -> list[HookSpec]:
+        return [(point, self._hook(delta)) for point, delta in self._deltas(num_layers)]
+
+    def row_edits(self, num_layers: int) -> list[RowEdit]:
+        return [RowEdit(point, "add", delta, self.positions) for point, delta in self._deltas(num_layers)]
 
     def _hook(self, delta: torch.Tensor) -> Callable[[torch.Tensor, ChunkState], torch.Tensor]:
         cache: dict[tuple, torch.Tensor] = {}
@@ -216,6 +242,10 @@ class DirectionalAblation(Intervention):
             return x - (x @ r).unsqueeze(-1) * r
 
         return [(f"blocks.{i}.{p}", fn) for i in _layers(self.layers, num_layers) for p in self.points]
+
+    def row_edits(self, num_layers: int) -> list[RowEdit]:
+        return [RowEdit(f"blocks.{i}.{p}", "ablate", self.direction)
+                for i in _layers(self.layers, num_layers) for p in self.points]
 
     def params(self) -> dict[str, Any]:
         return {"points": self.points, "layers": self.layers}
@@ -317,6 +347,15 @@ class Compose(Intervention):
     def hook_specs(self, num_layers: int) -> list[HookSpec]:
         return [spec for p in self.parts for spec in p.hook_specs(num_layers)]
 
+    def row_edits(self, num_layers: int) -> list[RowEdit] | None:
+        edits: list[RowEdit] = []
+        for p in self.parts:
+            part = p.row_edits(num_layers)
+            if part is None:
+                return None
+            edits += part
+        return edits
+
     def params(self) -> dict[str, Any]:
         return {"parts": [{"type": p.type_name, "params": p.params(), "card": p.card} for p in self.parts]}
 
@@ -367,5 +406,6 @@ __all__ = [
     "DirectionalAblation",
     "Intervention",
     "NeuronIntervention",
+    "RowEdit",
     "load_intervention",
 ]

@@ -12,12 +12,16 @@ Design choices (each one fixes a trap seen in peer libraries):
 * :meth:`extract` raises a private exception once the deepest requested point has been captured
   and catches it, so layers after it are never computed (vs ``output_hidden_states``, which runs
   the whole model and, for the last entry, returns the state *after* the final norm).
+* Every call takes either one ``intervention`` for all rows or ``interventions``, one per row
+  (``None`` = plain), so a whole sweep grid or a screen of candidate directions runs as a few
+  large batches (:mod:`plurieval.models.rows`); :meth:`generate` drops finished rows from the
+  batch (:mod:`plurieval.models.decoding`).
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -34,6 +38,17 @@ from plurieval.models.hooks import (
     point_order,
 )
 from plurieval.models.interventions import ChunkState, Intervention
+from plurieval.models.rows import RowInterventions
+
+# The batch-size policy (see docs/speed.md for the measurements behind both numbers). It is a
+# function of the model's shape and the call's sequence lengths only, never of the machine, so
+# a run's batches (and with them the last bits of every number) are the same on any computer.
+DEFAULT_BATCH_ROWS = 64
+"""Rows per batch when the memory bound allows: throughput on the default model flattens out
+between 32 and 64 rows on 2 CPU cores, float32 and bfloat16 alike."""
+BATCH_MEMORY_BYTES = 768 * 2**20
+"""Budget for a batch's per-position state (KV cache + working activations), which bounds the
+rows of long prompts and of larger models: rows × positions × bytes per position ≤ this."""
 
 
 @dataclass
@@ -74,10 +89,24 @@ def _chunk_offset(args: tuple, kwargs: dict) -> int:
         return max(int(mask.shape[-1]) - int(ids.shape[1]), 0)
     return 0
 
-def _batches(n: int, size: int) -> Iterator[slice]:
+Interventions = Sequence["Intervention | None"]
+Progress = Callable[[int], Any]
+
+
+def _batches(seqs: Sequence[Sequence[int]], size: int) -> Iterator[list[int]]:
+    """Row indices per batch. When the rows need several batches, longest first: rows of
+    similar length share a batch, so little is spent on padding (a row's result does not
+    depend on its batch); one batch keeps the given order."""
     size = max(1, int(size))
-    for start in range(0, n, size):
-        yield slice(start, min(n, start + size))
+    order = list(range(len(seqs)))
+    if len(order) > size:
+        order.sort(key=lambda i: -len(seqs[i]))
+    for start in range(0, len(order), size):
+        yield order[start:start + size]
+
+
+def _pick(items: Sequence[Any], idx: list[int]) -> list[Any]:
+    return [items[i] for i in idx]
 
 
 class LanguageModel:
@@ -266,92 +295,187 @@ class LanguageModel:
         finally:
             self._chunk.prompt_len = old
 
+    # --- one setting per row --------------------------------------------------------------------
+
+    def _per_row(self, n: int, intervention: Intervention | None,
+                 interventions: Interventions | None) -> list[Intervention | None]:
+        """The intervention of each of ``n`` rows, from either argument (never both)."""
+        if interventions is None:
+            return [intervention] * n
+        if intervention is not None:
+            raise PluriError("pass either intervention= (one for every row) or interventions= (one per row), not both")
+        if isinstance(interventions, Intervention):
+            raise PluriError("interventions= takes one intervention (or None) per prompt; for one intervention "
+                             "on every prompt use intervention=")
+        per_row = list(interventions)
+        if len(per_row) != n:
+            raise PluriError(f"interventions= has {len(per_row)} entries for {n} prompts (one per prompt; None = plain)")
+        return per_row
+
+    @contextlib.contextmanager
+    def _steer_rows(self, per_row: Sequence[Intervention | None]) -> Iterator[RowInterventions | None]:
+        """Attach the rows' interventions for one batch; yields the row map to keep in step when
+        rows are dropped (``None`` when every row shares one setting: then it is plain hooks)."""
+        first = per_row[0] if per_row else None
+        if all(iv is first for iv in per_row):
+            with self.steer(first):
+                yield None
+            return
+        rows = RowInterventions(per_row, self.num_layers)
+        chunk = self._chunk
+        handles = []
+        if self._steer_depth == 0:
+            self._tracker = self._track_chunks()
+        self._steer_depth += 1
+        try:
+            for point in rows.points():
+                handles.append(self._attach_point(point, lambda x, p=point: rows.apply(p, x, chunk)))
+            yield rows
+        finally:
+            for h in handles:
+                h.remove()
+            self._steer_depth -= 1
+            if self._steer_depth == 0 and self._tracker is not None:
+                self._tracker.remove()
+                self._tracker = None
+
+    # --- batch size -------------------------------------------------------------------------------
+
+    def bytes_per_position(self) -> int:
+        """Memory one (row, position) of a batch holds: the KV cache entry of every layer plus
+        the working activations of one layer (residual, attention, MLP), in the model's dtype."""
+        cfg = self.hf.config
+        heads = int(getattr(cfg, "num_attention_heads", None) or getattr(cfg, "n_head", 1))
+        kv_heads = int(getattr(cfg, "num_key_value_heads", None) or heads)
+        head_dim = int(getattr(cfg, "head_dim", None) or self.hidden_size // heads)
+        kv = 2 * self.num_layers * kv_heads * head_dim
+        working = 6 * self.hidden_size + 3 * self.d_mlp
+        return (kv + working) * torch.empty((), dtype=self.dtype).element_size()
+
+    def batch_rows(self, positions: int) -> int:
+        """Rows per batch for sequences of ``positions`` tokens (prompt + new tokens):
+        :data:`DEFAULT_BATCH_ROWS`, fewer when rows × positions × :meth:`bytes_per_position`
+        would exceed :data:`BATCH_MEMORY_BYTES`. Depends on the model and lengths only."""
+        bound = BATCH_MEMORY_BYTES // max(1, int(positions) * self.bytes_per_position())
+        return int(max(1, min(DEFAULT_BATCH_ROWS, bound)))
+
+    def _batch_size(self, batch_size: int | None, encoded: Sequence[Sequence[int]], new_tokens: int = 0) -> int:
+        if batch_size is not None:
+            if int(batch_size) < 1:
+                raise PluriError(f"batch_size must be at least 1 (got {batch_size}); None chooses it")
+            return int(batch_size)
+        longest = max((len(e) for e in encoded), default=1)
+        return self.batch_rows(longest + int(new_tokens))
+
     # --- generation -----------------------------------------------------------------------------
 
     @torch.inference_mode()
     def generate(self, prompts: Sequence[str], *, max_new_tokens: int = 64, do_sample: bool = False,
-                 temperature: float = 1.0, top_p: float = 1.0, seed: int | None = None, batch_size: int = 8,
-                 chat: bool = True, system: str | None = None, intervention: Intervention | None = None,
-                 use_cache: bool = True) -> list[Generation]:
-        """Batched, left-padded generation; greedy unless ``do_sample``. With a ``seed`` sampling
-        is reproducible (the global RNG is left untouched). ``intervention`` is applied to every
-        forward pass, prompt and generated tokens alike (see ``positions`` of each intervention)."""
-        from transformers import GenerationConfig
+                 temperature: float = 1.0, top_p: float = 1.0, seed: int | None = None,
+                 batch_size: int | None = None, chat: bool = True, system: str | None = None,
+                 intervention: Intervention | None = None, use_cache: bool = True,
+                 interventions: Interventions | None = None, progress: Progress | None = None) -> list[Generation]:
+        """Batched, left-padded generation; greedy unless ``do_sample``.
+
+        ``intervention`` is applied to every row; ``interventions`` gives one per prompt
+        (``None`` = plain), so many settings share each batch and every row computes what its
+        setting computes alone. Rows stop costing compute once they produce EOS.
+        ``batch_size=None`` chooses it (:meth:`batch_rows`). Sampling: each row draws from its
+        own generator seeded by ``(seed, k)`` for the k-th row of its setting, so samples do
+        not depend on batch size or neighbours; without ``seed`` the global RNG picks the seeds.
+        The global RNG is left untouched when ``seed`` is given. ``progress(n)`` is called after
+        each batch with the number of rows it finished (e.g. ``RunProgress.advance``).
+        """
+        from plurieval.models.decoding import Sampling, decode, row_generators
 
         if isinstance(prompts, str):
             raise PluriError("generate() takes a list of prompts, not a single string")
         prompts = list(prompts)
+        per_row = self._per_row(len(prompts), intervention, interventions)
         formatted = [self.format_prompt(p, chat=chat, system=system) for p in prompts]
         encoded = self.encode(prompts, chat=chat, system=system)
-        settings: dict[str, Any] = {"max_new_tokens": int(max_new_tokens), "do_sample": bool(do_sample),
-                                    "pad_token_id": self.pad_token_id, "eos_token_id": self.eos_token_ids or None,
-                                    "use_cache": use_cache}
+        sampling = Sampling(bool(do_sample), float(temperature), float(top_p))
+        generators = None
         if do_sample:
-            settings.update(temperature=float(temperature), top_p=float(top_p), top_k=0)
-        else:
-            settings.update(temperature=None, top_p=None, top_k=None)
-        gen_config = GenerationConfig(**settings)
-        out: list[Generation] = []
-        rng = torch.random.fork_rng(devices=[]) if seed is not None else contextlib.nullcontext()
-        with rng, self.steer(intervention):
-            if seed is not None:
-                torch.manual_seed(int(seed))
-            for sl in _batches(len(prompts), batch_size):
-                ids, mask = self._pad(encoded[sl])
-                with self._prompt_len(ids.shape[1]):
-                    seqs = self.hf.generate(input_ids=ids, attention_mask=mask, generation_config=gen_config)
-                for j, row in enumerate(seqs[:, ids.shape[1]:].tolist()):
-                    i = sl.start + j
-                    new, reason = [], "length"
-                    for t in row:
-                        new.append(t)
-                        if t in self.eos_token_ids:
-                            reason = "eos"
-                            break
-                    text = self.tokenizer.decode(new, skip_special_tokens=True)
-                    out.append(Generation(prompt=prompts[i], text=text, token_ids=new,
-                                          formatted_prompt=formatted[i], finish_reason=reason))
-        return out
+            if temperature <= 0:
+                raise PluriError(f"temperature must be > 0 when sampling (got {temperature}); use do_sample=False for greedy")
+            if not 0 < top_p <= 1:
+                raise PluriError(f"top_p must be in (0, 1] (got {top_p})")
+            counts: dict[int, int] = {}
+            ranks = []
+            for iv in per_row:
+                ranks.append(counts.get(id(iv), 0))
+                counts[id(iv)] = ranks[-1] + 1
+            generators = row_generators(ranks, seed, self.device)
+        size = self._batch_size(batch_size, encoded, max_new_tokens)
+        out: list[Generation | None] = [None] * len(prompts)
+        for idx in _batches(encoded, size):
+            ids, mask = self._pad(_pick(encoded, idx))
+            with self._prompt_len(ids.shape[1]), self._steer_rows(_pick(per_row, idx)) as rows:
+                results = decode(self.hf, ids, mask, max_new_tokens=int(max_new_tokens),
+                                 eos_token_ids=self.eos_token_ids, sampling=sampling,
+                                 generators=_pick(generators, idx) if generators is not None else None,
+                                 use_cache=use_cache, rows=rows)
+            for i, (new, reason) in zip(idx, results, strict=True):
+                text = self.tokenizer.decode(new, skip_special_tokens=True)
+                out[i] = Generation(prompt=prompts[i], text=text, token_ids=new,
+                                    formatted_prompt=formatted[i], finish_reason=reason)
+            if progress is not None:
+                progress(len(idx))
+        return out  # type: ignore[return-value]
 
     # --- scoring --------------------------------------------------------------------------------
 
     @torch.inference_mode()
     def next_token_logprobs(self, prompts: Sequence[str], *, chat: bool = True, system: str | None = None,
-                            intervention: Intervention | None = None, batch_size: int = 8) -> torch.Tensor:
-        """``[n, vocab]`` float32 log-probabilities of the token after each prompt."""
+                            intervention: Intervention | None = None, batch_size: int | None = None,
+                            interventions: Interventions | None = None, progress: Progress | None = None) -> torch.Tensor:
+        """``[n, vocab]`` float32 log-probabilities of the token after each prompt
+        (``interventions``: one per prompt, e.g. every candidate direction of a screen)."""
         encoded = self.encode(list(prompts), chat=chat, system=system)
-        rows = []
-        with self.steer(intervention):
-            for sl in _batches(len(encoded), batch_size):
-                ids, mask = self._pad(encoded[sl])
-                with self._prompt_len(None):
-                    logits = self._forward(ids, mask, logits_to_keep=1).logits[:, -1]
-                rows.append(torch.log_softmax(logits.float(), dim=-1).cpu())
-        return torch.cat(rows) if rows else torch.empty(0, 0)
+        per_row = self._per_row(len(encoded), intervention, interventions)
+        out: torch.Tensor | None = None
+        for idx in _batches(encoded, self._batch_size(batch_size, encoded)):
+            ids, mask = self._pad(_pick(encoded, idx))
+            with self._prompt_len(None), self._steer_rows(_pick(per_row, idx)):
+                logits = self._forward(ids, mask, logits_to_keep=1).logits[:, -1]
+            logp = torch.log_softmax(logits.float(), dim=-1).cpu()
+            if out is None:
+                out = torch.empty(len(encoded), logp.shape[-1])
+            out[idx] = logp
+            if progress is not None:
+                progress(len(idx))
+        return out if out is not None else torch.empty(0, 0)
 
     @torch.inference_mode()
     def continuation_logprobs(self, prompts: Sequence[str], continuations: Sequence[str], *, chat: bool = True,
                               system: str | None = None, intervention: Intervention | None = None,
-                              batch_size: int = 8) -> list[float]:
+                              batch_size: int | None = None, interventions: Interventions | None = None,
+                              progress: Progress | None = None) -> list[float]:
         """Summed log-probability of each continuation given its prompt (teacher forcing)."""
         if len(prompts) != len(continuations):
             raise PluriError(f"{len(prompts)} prompts but {len(continuations)} continuations")
         heads = self.encode(list(prompts), chat=chat, system=system)
         tails = [self._encode_one(c, special=False) for c in continuations]
-        out: list[float] = []
-        with self.steer(intervention):
-            for sl in _batches(len(heads), batch_size):
-                seqs = [h + t for h, t in zip(heads[sl], tails[sl], strict=True)]
-                ids, mask = self._pad(seqs)
-                with self._prompt_len(None):
-                    logp = torch.log_softmax(self._forward(ids, mask).logits.float(), dim=-1)
-                width = ids.shape[1]
-                for j, tail in enumerate(tails[sl]):
-                    if not tail:
-                        out.append(0.0)
-                        continue
-                    pos = torch.arange(width - len(tail), width, device=ids.device)
-                    out.append(float(logp[j, pos - 1, ids[j, pos]].sum()))
+        per_row = self._per_row(len(heads), intervention, interventions)
+        full = [h + t for h, t in zip(heads, tails, strict=True)]
+        out: list[float] = [0.0] * len(full)
+        # every position's logits are kept here: bound the rows by the vocabulary as well
+        size = self._batch_size(batch_size, full)
+        if batch_size is None:
+            width = max((len(x) for x in full), default=1)
+            size = max(1, min(size, BATCH_MEMORY_BYTES // max(1, width * self.hf.config.vocab_size * 8)))
+        for idx in _batches(full, size):
+            ids, mask = self._pad(_pick(full, idx))
+            with self._prompt_len(None), self._steer_rows(_pick(per_row, idx)):
+                logp = torch.log_softmax(self._forward(ids, mask).logits.float(), dim=-1)
+            width = ids.shape[1]
+            for j, i in enumerate(idx):
+                if tails[i]:
+                    pos = torch.arange(width - len(tails[i]), width, device=ids.device)
+                    out[i] = float(logp[j, pos - 1, ids[j, pos]].sum())
+            if progress is not None:
+                progress(len(idx))
         return out
 
     # --- extraction -----------------------------------------------------------------------------
@@ -359,8 +483,9 @@ class LanguageModel:
     @torch.inference_mode()
     def extract(self, prompts: Sequence[str], points: Sequence[str] | str, *,
                 reduce: Literal["last", "mean", "positions", "all"] = "last", positions: Sequence[int] | None = None,
-                chat: bool = True, system: str | None = None, batch_size: int = 8,
-                intervention: Intervention | None = None) -> dict[str, Any]:
+                chat: bool = True, system: str | None = None, batch_size: int | None = None,
+                intervention: Intervention | None = None, interventions: Interventions | None = None,
+                progress: Progress | None = None) -> dict[str, Any]:
         """Activations at hook points, float32 on CPU.
 
         ``reduce``: "last" → ``[n, d]`` (last prompt token); "mean" → ``[n, d]`` over the prompt's
@@ -380,22 +505,22 @@ class LanguageModel:
         parsed = {p: parse_point(p, self.num_layers) for p in points}
         deepest = max(point_order(*v) for v in parsed.values())
         encoded = self.encode(list(prompts), chat=chat, system=system)
-        collected: dict[str, list[Any]] = {p: [] for p in points}
-        with self.steer(intervention):
-            for sl in _batches(len(encoded), batch_size):
-                ids, mask = self._pad(encoded[sl])
+        per_row = self._per_row(len(encoded), intervention, interventions)
+        rows: dict[str, list[Any]] = {p: [None] * len(encoded) for p in points}
+        for idx in _batches(encoded, self._batch_size(batch_size, encoded)):
+            ids, mask = self._pad(_pick(encoded, idx))
+            with self._steer_rows(_pick(per_row, idx)):
                 captured = self._run_capture(ids, mask, parsed, deepest)
-                lengths = mask.sum(-1).tolist()
-                for p in points:
-                    collected[p].append(self._reduce(captured[p], lengths, reduce, positions))
-        out: dict[str, Any] = {}
-        for p in points:
-            parts = collected[p]
-            if reduce == "all":
-                out[p] = [t for part in parts for t in part]
-            else:
-                out[p] = torch.cat(parts) if parts else torch.empty(0, self.hidden_size)
-        return out
+            lengths = mask.sum(-1).tolist()
+            for p in points:
+                reduced = self._reduce(captured[p], lengths, reduce, positions)
+                for j, i in enumerate(idx):
+                    rows[p][i] = reduced[j]
+            if progress is not None:
+                progress(len(idx))
+        if reduce == "all":
+            return rows
+        return {p: torch.stack(rows[p]) if rows[p] else torch.empty(0, self.hidden_size) for p in points}
 
     def _run_capture(self, ids: torch.Tensor, mask: torch.Tensor, parsed: dict[str, tuple[int, str]],
                      deepest: tuple[int, int]) -> dict[str, torch.Tensor]:

@@ -157,46 +157,46 @@ class SteeringLoop:
         if reason:
             raise NotApplicable(f"method {self.method_name!r} does not run on {self.bench_name}: {reason}")
         self.metrics = named_metrics(ctx.components.metrics(self.plan.metrics, self.plan.metric_params))
-        self.stage = ""
-        ctx.inference.report = self.report
         if not self.metrics:
             raise PluriError(f"{self.bench_name}: no metrics to score with (RunConfig.metrics is empty)")
 
     # --- the one place progress is reported -----------------------------------------------------
 
     def progress(self, stage: str, items: Iterable[Any], total: int) -> Iterable[Any]:
-        """Every stage of the loop reports here: iterated stages (extraction chunks, units) and,
-        through ``report``, each row-wise model call (selection, test conditions)."""
+        """A loop inside the current stage (the units), shown by the run's progress display."""
         return self.ctx.progress(items, total=total, desc=f"{self.bench_name} {self.method_name}: {stage}")
 
-    def report(self, what: str, rows: int) -> None:
-        """One line per row-wise model call (a whole grid or a unit's test rows at once), so a
-        long run shows where it is; silenced with PLURIEVAL_NO_PROGRESS=1."""
-        import os
-        import sys
+    def stage(self, name: str, total_rows: int | None = None) -> Any:
+        """Start a stage of the run's progress (``ctx.progress``): extraction, baseline, each
+        unit's selection, test and scoring. Rows are counted as the model computes them (every
+        model call of ``ctx.inference`` reports its rows and each finished batch), so a stage
+        started without ``total_rows`` totals what its calls announce; on a log each stage
+        ends with one line: rows, time, rate, and the run's remaining time once one unit has
+        shown how long a unit takes."""
+        return self.ctx.progress.stage(name, total_rows)
 
-        if os.environ.get("PLURIEVAL_NO_PROGRESS"):
-            return
-        stage = f"{self.stage}: " if self.stage else ""
-        print(f"{self.bench_name} {self.method_name}: {stage}{what} {rows} rows", file=sys.stderr, flush=True)
+    def plan_units(self, done: UnitResult, remaining: Sequence[SteeringUnit]) -> None:
+        """After the first unit: expect every remaining unit to take as many rows (the run's ETA)."""
+        rows = {s.name: max(s.total or 0, s.rows) for s in self.ctx.progress.stages
+                if s.name.startswith(f"{done.unit.name}: ")}
+        self.ctx.progress.plan({f"{u.name}: {k.split(': ', 1)[1]}": v for u in remaining for k, v in rows.items()})
 
     # --- the loop -------------------------------------------------------------------------------
 
     def run(self) -> SteeringOutcome:
         plan, ctx = self.plan, self.ctx
         acts, extraction = self.extract()
-        self.stage = "baseline"
-        baseline = self.test(plan.baseline, unit=None) if plan.baseline else {}
+        baseline = self.test(plan.baseline, unit=None, label="baseline") if plan.baseline else {}
         self.merge_rows(baseline)
         results: dict[str, UnitResult] = {}
-        for unit in self.progress("units", plan.units, len(plan.units)):
+        for n, unit in enumerate(self.progress("units", plan.units, len(plan.units))):
             result = self.run_unit(unit, acts)
             self.merge(result)
             results[unit.name] = result
-        self.stage = "side effects"
+            if n == 0:
+                self.plan_units(result, plan.units[1:])
         side = self.side_effects(results)
-        self.stage = ""
-        ctx.inference.report = None
+        ctx.progress.end_stage()
         conditions = list(plan.baseline) + [c for r in results.values() for c in r.conditions]
         rows: dict[str, list[dict[str, Any]]] = {}
         for cond in conditions:
@@ -216,16 +216,14 @@ class SteeringLoop:
         selection, resumed = self.saved_selection(unit, candidates), True
         if selection is None:
             resumed = False
-            self.stage = f"{unit.name} selection ({len(candidates)} candidates)"
-            with ctx.records.child_run(f"{plan.unit_label}={unit.name}"):
+            with self.stage(f"{unit.name}: selection"), ctx.records.child_run(f"{plan.unit_label}={unit.name}"):
                 selection = self.benchmark.select(unit, candidates, plan, ctx)
             if not 0 <= selection.index < len(candidates):
                 raise PluriError(f"{self.bench_name}: selection chose candidate {selection.index} of {len(candidates)}")
         chosen = candidates[selection.index]
         conditions = self.benchmark.conditions(unit, chosen, plan, ctx)
-        self.stage = f"{unit.name} test"
-        return UnitResult(unit, candidates, chosen, selection, conditions, self.test(conditions, unit),
-                          resumed_choice=resumed)
+        return UnitResult(unit, candidates, chosen, selection, conditions,
+                          self.test(conditions, unit, label=f"{unit.name}: test"), resumed_choice=resumed)
 
     def merge(self, result: UnitResult) -> None:
         """Record a unit's rows, its choice (``units/<unit>.json``) and its chosen intervention."""
@@ -333,13 +331,17 @@ class SteeringLoop:
         def extract(batch: list[str], points: list[str]) -> dict[str, Any]:
             # Straight to the model: per-prompt caching of token-level activations would be
             # gigabytes; the reduced set is stored below instead.
-            return model.extract(batch, points, reduce="all", chat=chat, batch_size=bs)
+            return model.extract(batch, points, reduce="all", chat=chat, batch_size=bs, progress=ctx.progress.advance)
 
-        acts = collect_activations(
-            extract, task.groups, layers, features=request.features, position=task.reading.position,
-            positions=request.positions, tokens=request.tokens, lape=request.lape, num_model_layers=task.num_layers,
-            max_tokens_per_group=task.max_tokens_per_group, chunk_size=16, seed=task.seed,
-            progress=lambda it, n, d: self.progress(d, it, n))
+        # Token activations of one chunk are held until reduced: 64 prompts at the requested
+        # layers is tens of MB; LAPE's MLP activations at every layer are 30× wider.
+        chunk = 16 if request.lape else 64
+        with self.stage("extraction", total_rows=minimum):
+            acts = collect_activations(
+                extract, task.groups, layers, features=request.features, position=task.reading.position,
+                positions=request.positions, tokens=request.tokens, lape=request.lape,
+                num_model_layers=task.num_layers, max_tokens_per_group=task.max_tokens_per_group,
+                chunk_size=chunk, seed=task.seed)
         path = store / f"{key}.safetensors"
         acts.save(path, card={"model": ctx.inference.model_description().get("id"), "layers": layers,
                               "requested": requested})
@@ -350,15 +352,18 @@ class SteeringLoop:
     # --- test conditions ----------------------------------------------------------------------------
 
     def test(self, conditions: Sequence[Condition], unit: SteeringUnit | None,
-             settings: Mapping[str, Any] | None = None) -> dict[str, list[dict[str, Any]]]:
+             settings: Mapping[str, Any] | None = None, *, label: str = "test") -> dict[str, list[dict[str, Any]]]:
         """Generate (one ``generate_rows`` call) and score the rows of ``conditions`` that are not
-        recorded yet; returns the new rows per condition (each with its ``key``)."""
+        recorded yet, as progress stages ``label`` and ``label: scoring``; returns the new rows
+        per condition (each with its ``key``)."""
         todo = [(c, i) for c in conditions for i, k in enumerate(c.keys) if not self.file(c.name).done(k)]
         if not todo:
             return {}
-        gens = self.ctx.inference.generate_rows([c.examples[i].input for c, i in todo],
-                                                [c.intervention for c, i in todo],
-                                                **dict(settings if settings is not None else self.plan.settings))
+        with self.stage(label):
+            gens = self.ctx.inference.generate_rows([c.examples[i].input for c, i in todo],
+                                                    [c.intervention for c, i in todo],
+                                                    **dict(settings if settings is not None else self.plan.settings))
+        self.stage(f"{label}: scoring", total_rows=len(todo))
         out: dict[str, list[dict[str, Any]]] = {}
         for cond in conditions:
             idx = [j for j, (c, _) in enumerate(todo) if c is cond]
@@ -378,6 +383,8 @@ class SteeringLoop:
                     row["details"] = details
                 rows.append(row)
             out[cond.name] = out.get(cond.name, []) + rows
+            self.ctx.progress.advance(len(rows))
+        self.ctx.progress.end_stage()
         return out
 
     # --- side effects -------------------------------------------------------------------------------
@@ -404,7 +411,7 @@ class SteeringLoop:
             saved, self.metrics = self.metrics, metrics
             try:
                 for cond in [base, *steered]:
-                    self.merge_rows(self.test([cond], None, probe.settings))
+                    self.merge_rows(self.test([cond], None, probe.settings, label=f"side effects: {cond.name}"))
             finally:
                 self.metrics = saved
             base_rows = {r["example_id"]: r for r in (self.file(base.name).get(k) for k in base.keys)}

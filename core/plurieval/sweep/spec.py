@@ -100,7 +100,7 @@ class SweepConfig(BaseModel):
     grid: dict[str, list[Any]] = Field(default_factory=dict, description="key -> values: one grid axis each")
     limit: int | None = Field(None, ge=1)
     seed: int = 0
-    batch_size: int = Field(8, ge=1)
+    batch_size: int | None = Field(None, ge=1, description="rows per model batch of every run (None: chosen by the model)")
     cache: bool = True
     tracking: TrackingConfig = Field(default_factory=TrackingConfig)
     output_dir: Path = Field(Path("runs"), alias="output")

@@ -52,7 +52,7 @@ class TinyEcho(Benchmark):
             intervention.save(folder, card={"method": "diff-mean-test", "layer": cfg.layer})
             ctx.add_intervention("steer", folder)
         todo = [e for e in examples if not ctx.results.done(e.id)]
-        size = ctx.config.batch_size
+        size = ctx.config.batch_size or 8
         for start in ctx.progress(range(0, len(todo), size), total=-(-len(todo) // size), desc="generating"):
             batch = todo[start:start + size]
             gens = ctx.generate([e.input for e in batch], intervention=intervention,
