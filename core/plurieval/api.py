@@ -16,7 +16,7 @@ Grouped by what a plugin author does with them (``docs/plugins.md`` documents ea
   ``Contrast``, ``Candidate``, ``Condition``, ``SteeringPlan``, ...);
 - errors to raise: ``PluriError``, ``DataError``, ``ConfigError``;
 - config helpers: ``CommaList``, ``DirectionConfig``;
-- data helpers: ``data_path``, ``download``, ``cache_root``, ``read_jsonl``, ``content_hash``, ``file_hash``,
+- data helpers: ``data_path``, ``download``, ``cache_root``, ``read_jsonl``, ``encode_record`` (one checksummed results line), ``content_hash``, ``file_hash``,
   ``atomic_write`` (unique temp file + rename), ``file_lock``, ``redact_uri``, ``split_credentials``;
 - statistics: ``with_ci``, ``bootstrap_ci``, ``mean``;
 - text checks: ``check_degenerate``, ``is_degenerate``, ``DegenerateConfig`` (degenerate-text detector), ``strip_echo``;
@@ -24,7 +24,8 @@ Grouped by what a plugin author does with them (``docs/plugins.md`` documents ea
 - the model layer: ``LanguageModel``, ``Generation``, loaders, interventions;
 - steering math: ``direction_for``, ``diff_mean``, activations, LAPE, SAE, prompt rewrites;
 - driving runs from a plugin command: ``execute_run``, ``execute``, ``build_run_config``,
-  ``apply_overrides``; ``get_host`` (the registry of every installed component).
+  ``apply_overrides``; ``get_host`` (the registry of every installed component);
+- leaderboards: ``load_board``, ``JudgeAgreementFile`` (what ``plurieval judge agreement`` writes beside a board).
 """
 
 from __future__ import annotations
@@ -99,6 +100,7 @@ _EXPORTS: dict[str, str] = {
     "split_credentials": "plurieval.redact",
     "cache_root": "plurieval.datafiles",
     "read_jsonl": "plurieval.results",
+    "encode_record": "plurieval.results",
     "content_hash": "plurieval.hashing",
     "file_hash": "plurieval.hashing",
     "short_hash": "plurieval.hashing:short",
@@ -159,6 +161,9 @@ _EXPORTS: dict[str, str] = {
     "split_assignment": "plurieval.config",
     "execute_run": "plurieval.runner",
     "execute": "plurieval.runner",
+    # leaderboards: a board's spec and the judge agreement file shown beside its numbers
+    "load_board": "plurieval.leaderboard.schema",
+    "JudgeAgreementFile": "plurieval.leaderboard.schema",
     "get_host": "plurieval.host",
 }
 
@@ -225,6 +230,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time names resolve lazil
     from plurieval.hashing import short as short_hash
     from plurieval.hookspecs import hookimpl
     from plurieval.host import get_host
+    from plurieval.leaderboard.schema import JudgeAgreementFile, load_board
     from plurieval.locking import file_lock
     from plurieval.models import Generation, LanguageModel, load_default, load_gemma3, load_hf
     from plurieval.models import cache_dir as model_cache_dir
@@ -239,7 +245,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time names resolve lazil
     )
     from plurieval.redact import redact_uri, split_credentials
     from plurieval.resources import Embedder, Judge, KnowledgeBase, LanguageIdentifier, Resources
-    from plurieval.results import read_jsonl
+    from plurieval.results import encode_record, read_jsonl
     from plurieval.run import ModelWork, RunContext, RunView
     from plurieval.runner import execute, execute_run
     from plurieval.specs import BenchmarkSpec, DatasetSpec, MethodSpec, MetricSpec, ModelSpec, NoConfig, ResourceSpec

@@ -84,7 +84,7 @@ def register_benchmarks(register):
     register(BenchmarkSpec(
         name="clasbench", factory="plurieval_clasbench.benchmark:ClasBench", config=ClasBenchConfig,
         version="0.1.0", spec_version="1", method_kinds=("steering",), default_method="diffmean",
-        metrics=("language_control", "relevance", "steering_score"),
+        metrics=("language_control", "relevance", "steering_score", "degenerate_rate"),
         description=BENCHMARK_DESCRIPTION, citation=CITATION, license="Apache-2.0 (sample data)",
         languages=("ar", "de", "en", "es", "fr", "hi", "it", "ja", "ru", "zh"),
     ))

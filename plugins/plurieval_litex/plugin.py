@@ -70,7 +70,7 @@ def register_benchmarks(register):
     register(BenchmarkSpec(
         name="litex", factory="plurieval_litex.benchmark:LitexBenchmark", config=LitexBenchmarkConfig,
         spec_version="1", method_kinds=("explanation",), default_method="explain-label",
-        metrics=("chrf", "bleu", "embedding_cosine", "cohen_kappa", "macro_f1"), version="1.0.0",
+        metrics=("chrf", "bleu", "embedding_cosine", "cohen_kappa", "macro_f1", "degenerate_rate"), version="1.0.0",
         description="NLI explanations vs LiTEx human explanations (chrF, BLEU, embedding cosine) and LiTEx "
                     "category classification (Cohen's kappa, macro-F1), per source",
         license=_LICENSE, citation=_CITATION, languages=("en",),

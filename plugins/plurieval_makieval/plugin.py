@@ -83,7 +83,7 @@ def register_benchmarks(register):
         name="makieval", factory="plurieval_makieval.benchmark:Makieval", config=MakievalConfig, version="0.1.0",
         spec_version="1", method_kinds=("steering",), citation=CITATION, license=KB_LICENSE, languages=LANGUAGES,
         metrics=("granularity", "entity_diversity", "entity_diversity_normalized", "cultural_specificity",
-                 "cross_lingual_consensus"),
+                 "cross_lingual_consensus", "degenerate_rate"),
         description="MAKIEval-style cultural awareness of open-ended answers (spec 1): generate per (language, "
                     "country, topic), optionally under a steering method, link entities to a knowledge base, score "
                     "granularity, diversity, cultural specificity and cross-lingual consensus with bootstrap CIs",

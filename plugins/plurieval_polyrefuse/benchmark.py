@@ -107,7 +107,7 @@ class PolyRefuseBenchmark(SteeringBenchmark[PolyRefuseBenchmarkConfig]):
         if cfg.induce:
             baseline += [self._condition("harmless", None, a, data[(a, "test", "harmless")][:limit])
                          for a in dir_langs if data.get((a, "test", "harmless"))]
-        metrics = ("refusal_score", "refusal_substring", "compliance_substring") + (
+        metrics = ("refusal_score", "refusal_substring", "compliance_substring", "degenerate_rate") + (
             ("refusal_judge",) if cfg.judge_model_path else ())
         params: dict[str, dict[str, Any]] = {}
         if cfg.refusal_tokens:

@@ -92,7 +92,7 @@ def register_benchmarks(register: Any) -> None:
     register(BenchmarkSpec(
         name="polyrefuse", factory="plurieval_polyrefuse.benchmark:make_benchmark", config=PolyRefuseBenchmarkConfig,
         spec_version="1", method_kinds=("steering",), default_method="refusal_direction",
-        metrics=("refusal_score", "refusal_substring", "compliance_substring"),
+        metrics=("refusal_score", "refusal_substring", "compliance_substring", "degenerate_rate"),
         description="Refusal directions per language and their transfer, for any direction method: the method fits "
                     "harmful vs harmless train prompts of language A, the candidate with the lowest val refusal "
                     "score under ablation (harmless KL <= 0.2) is chosen; compliance before/after ablating A's "

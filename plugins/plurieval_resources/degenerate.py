@@ -11,7 +11,7 @@ and thresholds are ``plurieval.text.degenerate``'s (docs/judges.md).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 from plurieval.api import Metric, MetricContext, MetricOutput, check_degenerate
 
@@ -36,6 +36,8 @@ def _text(prediction: Any) -> str:
 
 
 class DegenerateRate(Metric[DegenerateRateConfig]):
+    input: ClassVar[str] = "text"  # what the explanation loop feeds it (plurieval.evaluate): the generated text
+
     def score(self, predictions: Sequence[Any], references: Sequence[Any],
               context: MetricContext | None = None) -> MetricOutput:
         cfg = self.config

@@ -60,7 +60,7 @@ def test_diffmean_run_summary_results_and_artifacts(tiny_folder, tmp_path):
     rows = [json.loads(x) for x in (outcome.run_dir / "results.jsonl").read_text().splitlines()]
     assert len(rows) == 3 * 2
     r = rows[0]
-    assert set(r["scores"]) == {"language_control", "relevance", "steering_score"}
+    assert set(r["scores"]) == {"language_control", "relevance", "steering_score", "degenerate_rate"}
     assert r["scores"]["steering_score"] == {"f": int(r["scores"]["language_control"]), "j": r["scores"]["relevance"]}
     assert r["reference"]["language"] in ("de", "ru") and r["metadata"]["layer"] in (1, 2)
     # The steering score in the summary is recomputable from the per-example values.

@@ -187,10 +187,11 @@ def test_litex_benchmark_classifier_and_generator(host, tmp_path):
 
     s = run("litex-classify")
     assert set(s["metrics"]) == {"cohen_kappa", "macro_f1"}
-    assert s["skipped_metrics"] == ["chrf", "bleu", "embedding_cosine"]
+    assert s["skipped_metrics"] == ["chrf", "bleu", "embedding_cosine", "degenerate_rate"]
     assert s["per_group"]["by"] == "source" and "sample" in s["per_group"]
     s = run("explain-label", max_new_tokens=12)
-    assert set(s["metrics"]) == {"chrf", "bleu", "embedding_cosine"}
+    assert set(s["metrics"]) == {"chrf", "bleu", "embedding_cosine", "degenerate_rate"}
+    assert 0 <= s["metrics"]["degenerate_rate"] <= 1  # the tiny random model's 12 tokens: often degenerate
     assert 0 <= s["metrics"]["chrf"] <= 100 and -1 <= s["metrics"]["embedding_cosine"] <= 1
 
 

@@ -16,7 +16,7 @@ from plurieval.runner import execute
 from plurieval_makieval.kb import SAMPLE_DIR
 
 METRICS = ["granularity", "entity_diversity", "entity_diversity_normalized", "cultural_specificity",
-           "cross_lingual_consensus"]
+           "cross_lingual_consensus", "degenerate_rate"]
 
 
 def config(tmp_path: Path, model: str = "tiny", method: str | None = None, **params):

@@ -61,7 +61,7 @@ def test_polyrefuse_run(tiny_folder, tmp_path):
     # ablation; the unsteered and induce conditions beside it.
     rows = read("results.jsonl")
     assert len(rows) == 9 * 2 and {r["metadata"]["condition"] for r in rows} == {"ablation"}
-    assert {"refusal_score", "refusal_substring", "compliance_substring"} <= set(rows[0]["scores"])
+    assert {"refusal_score", "refusal_substring", "compliance_substring", "degenerate_rate"} <= set(rows[0]["scores"])
     assert len(read("conditions/baseline.jsonl")) == 3 * 2
     assert len(read("conditions/harmless.jsonl")) == len(read("conditions/induce.jsonl")) == 2 * 2
     # the headline metrics are what a leaderboard recomputes from results.jsonl

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from plurieval.errors import PluriError
+from plurieval.leaderboard.judges import BoardJudge, board_judges
 from plurieval.leaderboard.schema import BoardSpec, Entry, load_board
 from plurieval.leaderboard.scoring import build_metric, paired_difference_ci
 from plurieval.leaderboard.validate import EntryReport, collect_entries, validate_entry
@@ -44,6 +45,8 @@ class Board:
     ranked: list[Ranked]
     higher_is_better: bool
     invalid: list[EntryReport] = field(default_factory=list)
+    # judged metric -> the judges behind its numbers and their held-out agreement (leaderboard.judges)
+    judges: dict[str, list[BoardJudge]] = field(default_factory=dict)
 
     @property
     def title(self) -> str:
@@ -90,6 +93,7 @@ def rank_entries(items: list[Ranked], spec: BoardSpec, host: Any, higher_is_bett
 def load_ranked_board(board_dir: str | Path, host: Any, *, skip_invalid: bool = False) -> Board:
     board_dir = Path(board_dir)
     spec = load_board(board_dir)
+    judges = board_judges(spec, board_dir, host)  # before the entries: a wrong judge fails fast
     reports = [validate_entry(p, host, board_dir=board_dir) for p in collect_entries(board_dir)]
     invalid = [r for r in reports if not r.ok]
     if invalid and not skip_invalid:
@@ -99,7 +103,7 @@ def load_ranked_board(board_dir: str | Path, host: Any, *, skip_invalid: bool = 
     ranking_spec, _ = build_metric(host, spec, spec.ranking_metric)
     hib = spec.higher_is_better if spec.higher_is_better is not None else bool(ranking_spec.higher_is_better)
     items = [Ranked(r.entry, r.path, r.rows or []) for r in reports if r.ok and r.entry is not None]
-    return Board(board_dir, spec, rank_entries(items, spec, host, hib), hib, invalid)
+    return Board(board_dir, spec, rank_entries(items, spec, host, hib), hib, invalid, judges)
 
 
 def build_board(board_dir: str | Path, host: Any, *, skip_invalid: bool = False) -> Board:

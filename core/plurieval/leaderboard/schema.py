@@ -157,6 +157,56 @@ class DataPin(_Strict):
         return f"{self.id}{split}{at} ({self.num_examples} examples, content hash {self.content_hash[:19]}…)"
 
 
+class AgreementStat(_Strict):
+    """A statistic of a judge's agreement with the labels and its bootstrap interval (``null``
+    where undefined, e.g. κ when both raters use one class only)."""
+
+    value: float | None
+    ci_low: float | None
+    ci_high: float | None
+
+
+class GroupAgreement(_Strict):
+    n: int = Field(ge=0)
+    kappa: AgreementStat
+    exact_agreement: AgreementStat
+    bias: AgreementStat
+    mean_labels: float | None
+    mean_judge: float | None
+    confusion: list[list[int]]
+    classes: list[int]
+    weights: str
+
+
+class JudgeAgreement(GroupAgreement):
+    """One judge as ``plurieval judge validate JUDGE`` measured it on labelled outputs: the
+    metric and config it runs (compared with the board's at build time), Cohen's κ
+    (``weights``: ``quadratic`` for an ordinal scale, ``none`` for yes/no), exact agreement and
+    the bias of the mean (judge − labels, in ``unit``), with their bootstrap intervals."""
+
+    judge: str
+    task: str
+    description: str = ""
+    split: str
+    metric: str | None = Field(description="the registered metric the judge runs (null: not a metric; no board can "
+                                           "name it)")
+    params: dict[str, Any] = Field(default_factory=dict)
+    unit: str
+    verdicts_from: str = ""
+    group_by: str | None = None
+    per_group: dict[str, GroupAgreement] = Field(default_factory=dict)
+
+
+class JudgeAgreementFile(_Strict):
+    """The file beside board.yaml named by ``judge_agreement`` (``plurieval judge agreement
+    BOARD`` writes it; docs/judges.md): how far each judge the board names agrees with people."""
+
+    written_by: str = Field(description="the command that wrote this file (run it again to refresh it)")
+    labelled_set: dict[str, str] = Field(description="labelled file -> sha256 of its bytes")
+    bootstrap: Bootstrap
+    judges: dict[str, JudgeAgreement]
+
+
 class BoardSpec(_Strict):
     """``leaderboards/<benchmark>/board.yaml``."""
 
@@ -171,6 +221,26 @@ class BoardSpec(_Strict):
     bootstrap: Bootstrap = Field(default_factory=Bootstrap)
     limits: Limits = Field(default_factory=Limits)
     data: DataPin | None = Field(None, description="the pinned data; a board without it accepts no entry")
+    judges: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="judged metric -> the judge(s) behind its numbers (`plurieval judge list`); a composite metric "
+                    "(steering_score) names one judge per judged part. Shown on the board with each judge's held-out "
+                    "agreement, read from judge_agreement")
+    judge_agreement: str = Field("judges.json", description="file beside board.yaml with the judges' agreement "
+                                                            "(written by `plurieval judge agreement BOARD`)")
+
+    @field_validator("judges", mode="before")
+    @classmethod
+    def _judge_lists(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: [v] if isinstance(v, str) else v for k, v in value.items()}
+        return value
+
+    @field_validator("judge_agreement")
+    @classmethod
+    def _safe_agreement_name(cls, value: str) -> str:
+        check_safe_name(value)
+        return value
 
     @field_validator("spec_version", mode="before")
     @classmethod
@@ -182,6 +252,12 @@ class BoardSpec(_Strict):
         names = [m.name for m in self.metrics]
         if self.ranking_metric not in names:
             raise ValueError(f"ranking_metric {self.ranking_metric!r} is not one of the metrics {names}")
+        unknown = sorted(set(self.judges) - set(names))
+        if unknown:
+            raise ValueError(f"judges: {', '.join(map(repr, unknown))} is not one of the metrics {names}")
+        empty = sorted(k for k, v in self.judges.items() if not v)
+        if empty:
+            raise ValueError(f"judges: metric {empty[0]!r} names no judge (remove it, or name the judge)")
         if self.data is not None and self.aggregation.group_by not in self.data.rows.metadata:
             raise ValueError(f"aggregation.group_by {self.aggregation.group_by!r} must be derived from the data too: "
                              f"add it to data.rows.metadata (else an entry could regroup its rows at will)")

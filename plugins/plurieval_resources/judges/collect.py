@@ -1,8 +1,8 @@
 """Collect unlabelled validation rows from finished runs (``plurieval judge collect``).
 
-Reads CLaS-Bench run directories (``results.jsonl`` = steered test outputs, ``baseline.json`` =
-unsteered ones), committed CLaS-Bench leaderboard entries (``*.json`` + results file) and
-PolyRefuse run directories, and keeps only what a labeller may see: the question (or a
+Reads CLaS-Bench run directories (``results.jsonl`` = steered test outputs; the unsteered ones in
+``conditions/baseline.jsonl``, the core steering loop's format, or ``baseline.json`` before it), committed CLaS-Bench leaderboard entries (``*.json`` + results file) and
+PolyRefuse run directories (``results.jsonl`` and ``conditions/*.jsonl``), and keeps only what a labeller may see: the question (or a
 reference to the PolyRefuse prompt), the target language, the output, and where it came from.
 Judge scores stored with the outputs (relevance, language_control, similarity, detected
 language, substring verdicts) are dropped, so nobody labels with a score in view. The logit
@@ -77,6 +77,26 @@ def _clas_rows(results: Iterable[dict[str, Any]], baseline: Iterable[dict[str, A
     return rows
 
 
+def _baseline(run_dir: Path) -> list[dict[str, Any]]:
+    """The unsteered answers of a CLaS-Bench run: the steering loop's ``conditions/baseline.jsonl``,
+    else the earlier ``baseline.json`` (both give ``example_id`` ``q3.en->de`` and ``prediction``)."""
+    condition = run_dir / "conditions" / "baseline.jsonl"
+    if condition.is_file():
+        return read_jsonl(condition, allow_empty=True)
+    path = run_dir / "baseline.json"
+    return json.loads(path.read_text(encoding="utf-8"))["outputs"] if path.is_file() else []
+
+
+def _polyrefuse_rows(run_dir: Path) -> list[dict[str, Any]]:
+    """Every completion of a PolyRefuse run: the headline ``results.jsonl`` and, in the steering
+    loop's format, the other conditions (``conditions/*.jsonl``: baseline, harmless, induce)."""
+    rows = read_jsonl(run_dir / "results.jsonl")
+    folder = run_dir / "conditions"
+    for path in sorted(folder.glob("*.jsonl")) if folder.is_dir() else []:
+        rows += read_jsonl(path, allow_empty=True)
+    return rows
+
+
 def collect_clasbench(paths: Iterable[str | Path], host: Any) -> list[ClasRow]:
     """Rows from CLaS-Bench run directories and/or leaderboard entry files (split not yet set)."""
     out: dict[str, ClasRow] = {}
@@ -93,8 +113,7 @@ def collect_clasbench(paths: Iterable[str | Path], host: Any) -> list[ClasRow]:
         elif p.is_dir():
             manifest = _manifest(p)
             results = read_jsonl(p / "results.jsonl")
-            bpath = p / "baseline.json"
-            baseline = json.loads(bpath.read_text(encoding="utf-8"))["outputs"] if bpath.is_file() else []
+            baseline = _baseline(p)
         else:
             raise DataError(f"{p}: neither a run directory nor a leaderboard entry .json")
         if manifest.get("config", {}).get("benchmark", {}).get("name") != "clasbench":
@@ -117,7 +136,7 @@ def collect_polyrefuse(paths: Iterable[str | Path]) -> list[PolyRow]:
         run_id = manifest.get("run_id")
         model = (manifest.get("model") or {}).get("id")
         max_new = ((manifest.get("components", {}).get("benchmark") or {}).get("config", {})).get("max_new_tokens")
-        for r in read_jsonl(p / "results.jsonl"):
+        for r in _polyrefuse_rows(p):
             md = r.get("metadata") or {}
             lang, split, kind, index = r["example_id"].rsplit("-", 3)
             row = PolyRow(

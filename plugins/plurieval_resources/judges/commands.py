@@ -42,13 +42,9 @@ def _ci(stat: dict[str, float], digits: int = 2) -> str:
 
 
 def _json_safe(obj: Any) -> Any:
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
-    if isinstance(obj, dict):
-        return {k: _json_safe(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_json_safe(v) for v in obj]
-    return obj
+    from .boards import json_safe
+
+    return json_safe(obj)
 
 
 @app.command("list")
@@ -81,7 +77,7 @@ def print_report(report: dict[str, Any]) -> None:
 
     console = Console()
     console.print(f"[bold]{report['judge']}[/] on the {report['split']} part ({report['n']} labelled "
-                  f"{'CLaS-Bench outputs' if report['task'] != 'refusal' else 'PolyRefuse completions'}, "
+                  f"{'PolyRefuse completions' if report['task'] in ('refusal', 'compliance') else 'CLaS-Bench outputs'}, "
                   f"task {report['task']}): {report['description']}", highlight=False)
     if report.get("params"):
         console.print(f"[dim]params:[/] {json.dumps(report['params'])}", highlight=False)
@@ -215,6 +211,37 @@ def table_cmd(
               f"{r['mean_labels']:.1f} → {r['mean_judge']:.1f} | {_ci(r['bias'], 1)} |")
     if output:
         output.write_text(json.dumps(_json_safe(reports), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+@app.command("agreement")
+def agreement_cmd(
+    boards: Annotated[list[Path], typer.Argument(help="board folders whose board.yaml names judges (`judges:`)")],
+    check: Annotated[bool, typer.Option("--check", help="only say whether the committed file is up to date (exit 1 "
+                                                        "if not)")] = False,
+) -> None:
+    """Measure the judges a board names and write their held-out agreement beside board.yaml
+    (its `judge_agreement` file, judges.json by default), which `plurieval leaderboard build`
+    shows next to the numbers. Each judge is validated exactly as `plurieval judge validate`
+    does, with the board's bootstrap settings; model judges from their shipped verdicts.
+
+    Example: plurieval judge agreement leaderboards/clasbench && plurieval leaderboard build leaderboards/clasbench
+    """
+    from plurieval.api import get_host
+
+    from .boards import stale_judges, write_board_agreement
+
+    host = get_host()
+    out_of_date = 0
+    for board in boards:
+        if check:
+            stale = stale_judges(board, host)
+            out_of_date += bool(stale)
+            typer.echo(f"{board}: " + (f"out of date ({', '.join(stale)}); run `plurieval judge agreement {board}`"
+                                       if stale else "up to date"))
+        else:
+            typer.echo(f"wrote {write_board_agreement(board, host)}")
+    if out_of_date:
+        raise typer.Exit(1)
 
 
 @app.command("collect")

@@ -18,8 +18,8 @@ _YES_NO = re.compile(r"\b(yes|no)\b", re.IGNORECASE)
 
 
 def label_of(row: Any, task: str) -> int:
-    value = getattr(row.labels, TASKS[task]["label"])
-    return int(value)
+    value = int(getattr(row.labels, TASKS[task]["label"]))
+    return 1 - value if TASKS[task].get("invert") else value
 
 
 def references(rows: Sequence[Any], task: str) -> list[dict[str, Any]]:
@@ -54,8 +54,9 @@ def run_judge(judge: Judge, rows: Sequence[Any], host: Any) -> tuple[list[int], 
         return [parse_yes_no(r) for r in replies], list(replies)
     spec = host.get("metric", judge.metric)
     metric = spec.create(judge.params, where=f"judge {judge.name!r} params")
-    values = metric.score_examples(outputs, references(rows, judge.task), MetricContext(resources=resources))
-    return [int(round(float(v))) for v in values], getattr(metric, "replies", None)
+    out = metric.score(outputs, references(rows, judge.task), MetricContext(resources=resources))
+    replies = [d.get("reply") for d in out.details]  # an LLM judge's raw answers (MetricOutput details)
+    return [int(round(float(v))) for v in out.values], replies if any(r is not None for r in replies) else None
 
 
 def read_verdicts(path: str | Path, judge: Judge, rows: Sequence[Any]) -> list[int]:
@@ -84,7 +85,7 @@ def read_verdicts(path: str | Path, judge: Judge, rows: Sequence[Any]) -> list[i
 
 def validate(judge: Judge, host: Any, *, split: str = "heldout", resamples: int = 1000, seed: int = 0,
              rows: Sequence[Any] | None = None, by_group: bool = True,
-             verdicts: str | Path | None = None) -> dict[str, Any]:
+             verdicts: str | Path | None = None, confidence: float = 0.95) -> dict[str, Any]:
     """Agreement report of ``judge`` on the labelled ``split`` (see ``agreement``), overall and
     per language (the target language for CLaS-Bench, the prompt language for PolyRefuse)."""
     task = TASKS[judge.task]
@@ -95,7 +96,8 @@ def validate(judge: Judge, host: Any, *, split: str = "heldout", resamples: int 
     judged = read_verdicts(verdicts, judge, rows) if verdicts else run_judge(judge, rows, host)[0]
     seconds = time.perf_counter() - start
     labels = [label_of(r, judge.task) for r in rows]
-    kw = {"weights": task["weights"], "scale": task["scale"], "resamples": resamples, "seed": seed}
+    kw = {"weights": task["weights"], "scale": task["scale"], "resamples": resamples, "seed": seed,
+          "confidence": confidence}
     report: dict[str, Any] = {
         "judge": judge.name, "task": judge.task, "description": judge.description, "split": split,
         "metric": judge.metric, "params": judge.params,
