@@ -110,6 +110,9 @@ class LinkedMetricConfig(_Strict):
     relink: bool = False
     knowledge_base: str | None = Field(None, description="knowledge_base resource for relink (default: culture-kb)")
     knowledge_base_params: dict[str, Any] = Field(default_factory=dict)
+    knowledge_base_hash: str | None = Field(
+        None, description="with relink: the content hash the knowledge base must have (a board pins the KB its answers "
+                          "are re-linked against; another one, such as the plugin's sample, is refused)")
     linker: LinkerConfig = Field(default_factory=LinkerConfig)
 
 
@@ -156,6 +159,8 @@ class PromptsConfig(_Strict):
                                                     "plugin's own, unverified translations)")
     samples: int = Field(1, ge=1, description="answers per prompt (with sampling; 1 = greedy)")
     data_dir: str | None = Field(None, description="culture-kb folder (countries.jsonl); default as the knowledge base")
+    sample_fallback: bool = Field(True, description="without data_dir or $PLURIEVAL_DATA_DIR, read the plugin's small "
+                                                    "sample (false: an error saying what to set; boards pin false)")
     revision: str | None = None
 
 
