@@ -224,8 +224,10 @@ def test_a_run_goes_on_the_board_and_edited_links_references_or_kb_are_refused(h
         metric["params"]["knowledge_base_hash"] = "sha256:" + "0" * 64  # the board pins another KB
     (board / "board.yaml").write_text(yaml.safe_dump(spec))
     problems = validate_entry(entry, host).problems
-    assert any("relink: the culture-kb knowledge base read here is the small sample shipped with the plugin, not the "
-               "one this metric requires (sha256:000" in p and "PLURIEVAL_DATA_DIR" in p for p in problems), problems
+    sample_hash = next(d["content_hash"] for d in json.loads(entry.read_text())["manifest"]["datasets"]
+                       if d["id"] == "culture-kb")
+    assert any(f"relink: the culture-kb knowledge base read here is content hash {sample_hash}, not the one this metric "
+               "requires (sha256:000" in p and "PLURIEVAL_DATA_DIR" in p for p in problems), problems
 
     limited = execute(config(tmp_path / "limited", topics=["food"], limit=1), host).run_dir
     with pytest.raises(PluriError, match=r"data: the run read 'makieval-prompts' .* \(no --limit\)"):
