@@ -74,6 +74,8 @@ class LinkerConfig(_Strict):
     suffixing: CommaList = Field(default_factory=lambda: list(DEFAULT_SUFFIXING_LANGUAGES),
                                  description="languages where a name may carry a suffix (Turkish case endings, Korean "
                                              "particles): only the left word boundary is required")
+    katakana_words: bool = Field(True, description="a name written in Katakana must be a whole Katakana run, not part "
+                                                   "of a longer loanword (\"パン\" is not in \"ジャパン\")")
     min_chars: int = Field(3, ge=1, description="shortest name matched in scripts written with spaces")
     min_chars_unspaced: int = Field(2, ge=1, description="shortest name matched in Han, Kana, Thai, Hangul")
     categories: bool = Field(True, description="recognise category words (noodle soup, flatbread) as categories")
