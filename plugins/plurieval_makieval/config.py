@@ -74,6 +74,8 @@ class LinkerConfig(_Strict):
     suffixing: CommaList = Field(default_factory=lambda: list(DEFAULT_SUFFIXING_LANGUAGES),
                                  description="languages where a name may carry a suffix (Turkish case endings, Korean "
                                              "particles): only the left word boundary is required")
+    katakana_words: bool = Field(True, description="a name written in Katakana must be a whole Katakana run, not part "
+                                                   "of a longer loanword (\"パン\" is not in \"ジャパン\")")
     min_chars: int = Field(3, ge=1, description="shortest name matched in scripts written with spaces")
     min_chars_unspaced: int = Field(2, ge=1, description="shortest name matched in Han, Kana, Thai, Hangul")
     categories: bool = Field(True, description="recognise category words (noodle soup, flatbread) as categories")
@@ -110,6 +112,9 @@ class LinkedMetricConfig(_Strict):
     relink: bool = False
     knowledge_base: str | None = Field(None, description="knowledge_base resource for relink (default: culture-kb)")
     knowledge_base_params: dict[str, Any] = Field(default_factory=dict)
+    knowledge_base_hash: str | None = Field(
+        None, description="with relink: the content hash the knowledge base must have (a board pins the KB its answers "
+                          "are re-linked against; another one, such as the plugin's sample, is refused)")
     linker: LinkerConfig = Field(default_factory=LinkerConfig)
 
 
@@ -156,6 +161,8 @@ class PromptsConfig(_Strict):
                                                     "plugin's own, unverified translations)")
     samples: int = Field(1, ge=1, description="answers per prompt (with sampling; 1 = greedy)")
     data_dir: str | None = Field(None, description="culture-kb folder (countries.jsonl); default as the knowledge base")
+    sample_fallback: bool = Field(True, description="without data_dir or $PLURIEVAL_DATA_DIR, read the plugin's small "
+                                                    "sample (false: an error saying what to set; boards pin false)")
     revision: str | None = None
 
 

@@ -100,7 +100,8 @@ class MakievalPrompts(Dataset):
         super().__init__(config)
         self.templates = load_templates(config.templates)
         self.root, self.is_sample = data_path(config.data_dir, "culture-kb", marker=FILES["countries"],
-                                              sample=SAMPLE_DIR, what="culture-kb countries")
+                                              sample=SAMPLE_DIR if config.sample_fallback else None,
+                                              what="culture-kb countries")
         self.countries = load_countries(self.root / FILES["countries"])
         self._check()
 

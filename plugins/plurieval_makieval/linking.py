@@ -151,6 +151,7 @@ class Linker:
         base = language.split("-")[0]
         suffixing = base in {x.split("-")[0] for x in self.config.suffixing}
         arabic = base in ("ar", "fa", "ur")
+        katakana = self.config.katakana_words
         found: list[tuple[int, int]] = []
         for i, ch in enumerate(s):
             lengths = index.lengths.get(ch)
@@ -159,8 +160,8 @@ class Linker:
                 continue  # not where a name can start (inside a word of a spaced script)
             for length in lengths:
                 j = i + length
-                if j <= len(s) and s[i:j] in index.surfaces and boundary_ok(s, i, j, suffixing=suffixing,
-                                                                           arabic_prefixes=arabic):
+                if j <= len(s) and s[i:j] in index.surfaces and boundary_ok(
+                        s, i, j, suffixing=suffixing, arabic_prefixes=arabic, katakana_words=katakana):
                     found.append((i, j))
         taken = [False] * len(s)
         accepted: list[tuple[int, int]] = []

@@ -234,6 +234,12 @@ def relink(predictions: Sequence[Any], references: Sequence[Any], cfg: LinkedMet
     linker = Linker(kb, cfg.linker)
     want_kb = kb.describe().get("content_hash")
     want_linker = cfg.linker.model_dump(mode="json")
+    if cfg.knowledge_base_hash and want_kb != cfg.knowledge_base_hash:
+        described = kb.describe()
+        what = "the small sample shipped with the plugin" if described.get("sample") else f"content hash {want_kb}"
+        raise PluriError(f"relink: the {described.get('name')} knowledge base read here is {what}, not the one this "
+                         f"metric requires ({cfg.knowledge_base_hash}); set PLURIEVAL_DATA_DIR to the folder holding "
+                         f"culture-kb/ (the shared data) or knowledge_base_params.data_dir to that culture-kb")
     out = []
     for pred, ref in zip(predictions, references, strict=True):
         if not isinstance(pred, dict) or not isinstance(pred.get("text"), str):

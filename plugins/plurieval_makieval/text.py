@@ -23,6 +23,9 @@ Rules (each one a reason a name would otherwise be missed or matched wrongly):
 Word boundaries: scripts written with spaces need a boundary at both ends of a match; scripts
 written without (Han, Hiragana, Katakana, Thai, Lao, Khmer, Myanmar) need none, so a name is
 found as a substring ("寿司" in "お寿司を"). A change of script is a boundary ("日本のsushi").
+Katakana is the exception among them (``katakana_words``): it spells loanwords, one word per
+run of Katakana, so a name written in Katakana must be a whole run ("パン" is not in
+"ジャパン", and "パッ" of a Korean rice dish is not in "パッシュ").
 """
 
 from __future__ import annotations
@@ -66,6 +69,12 @@ def is_continuous(ch: str) -> bool:
     """True for characters of scripts written without spaces between words."""
     cp = ord(ch)
     return any(lo <= cp <= hi for lo, hi in _CONTINUOUS_RANGES)
+
+
+def is_katakana(ch: str) -> bool:
+    """Katakana letters, including the long-vowel mark ー and half-width forms."""
+    cp = ord(ch)
+    return 0x30A1 <= cp <= 0x30FA or 0x30FC <= cp <= 0x30FF or 0x31F0 <= cp <= 0x31FF or 0xFF66 <= cp <= 0xFF9F
 
 
 def is_word_char(ch: str) -> bool:
@@ -174,14 +183,18 @@ class Normalizer:
         return "".join(parts)
 
 
-def boundary_ok(text: str, start: int, end: int, *, suffixing: bool = False, arabic_prefixes: bool = False) -> bool:
+def boundary_ok(text: str, start: int, end: int, *, suffixing: bool = False, arabic_prefixes: bool = False,
+                katakana_words: bool = False) -> bool:
     """May ``text[start:end]`` be a match? Both ends must be word boundaries unless the
     characters at that end belong to a script written without spaces; in a suffixing language
-    the right end may run into a suffix; in Arabic the left end may follow a proclitic."""
+    the right end may run into a suffix; in Arabic the left end may follow a proclitic; with
+    ``katakana_words`` a Katakana end must not run on into more Katakana."""
     if start < 0 or end > len(text) or start >= end:
         return False
 
     def closed(a: str, b: str) -> bool:  # True when a|b is NOT a boundary
+        if katakana_words and is_katakana(a) and is_katakana(b):
+            return True
         return is_word_char(a) and is_word_char(b) and not is_continuous(a) and not is_continuous(b)
 
     left = start == 0 or not closed(text[start - 1], text[start])

@@ -19,10 +19,10 @@ METRICS = ["granularity", "entity_diversity", "entity_diversity_normalized", "cu
            "cross_lingual_consensus", "degenerate_rate"]
 
 
-def config(tmp_path: Path, model: str = "tiny", method: str | None = None, **params):
+def config(tmp_path: Path, model: str = "tiny", method: str | None = None, limit: int | None = 1, **params):
     bench = {"languages": ["en", "de"], "countries": ["JP", "DE"], "topics": ["food", "festivals"], "max_new_tokens": 4,
              "knowledge_base_params": {"data_dir": str(SAMPLE_DIR)}, **params}
-    data = {"benchmark": {"name": "makieval", "params": bench}, "model": model, "limit": 1,
+    data = {"benchmark": {"name": "makieval", "params": bench}, "model": model, "limit": limit,
             "output_dir": str(tmp_path / "runs"), "tracking": {"enabled": False}}
     if method:
         data["method"] = method
@@ -140,37 +140,113 @@ def test_default_model_steered_to_german_asked_about_german_food(tmp_path, share
     assert (out.run_dir / "plots" / "heatmap_entity_diversity.png").is_file()
 
 
-def test_a_run_goes_on_the_board_and_an_edited_link_is_refused(host, tmp_path, monkeypatch):
-    """The repository's board spec, pointed at the sample KB this run was linked against: the
-    entry validates (every row re-linked from its text); a link added to one answer afterwards
-    (scores recomputed, hash fixed) is refused by the re-linking."""
+REPO_BOARD = Path(__file__).parents[2] / "leaderboards" / "makieval"
+
+
+def board_for(tmp_path: Path, host, params: dict) -> Path:
+    """The repository's board spec with its data narrowed to the prompt set ``params`` and its
+    knowledge base to the plugin's sample, both pinned the way `plurieval leaderboard pin` does."""
     import yaml
 
+    from plurieval.leaderboard.pins import compute_pins
+    from plurieval.leaderboard.schema import load_board
+    from plurieval_makieval.config import CultureKBConfig
+    from plurieval_makieval.kb import CultureKB
+
+    spec = yaml.safe_load((REPO_BOARD / "board.yaml").read_text())
+    sample_hash = CultureKB(CultureKBConfig(data_dir=str(SAMPLE_DIR))).content_hash
+    for metric in spec["metrics"]:
+        assert metric["params"]["relink"] is True and metric["params"]["knowledge_base_hash"] != sample_hash
+        metric["params"].update(knowledge_base_params={"data_dir": str(SAMPLE_DIR)}, knowledge_base_hash=sample_hash)
+    spec["data"]["params"] = {**params, "data_dir": str(SAMPLE_DIR)}
+    board = tmp_path / "leaderboards" / "makieval"
+    board.mkdir(parents=True)
+    (board / "board.yaml").write_text(yaml.safe_dump(spec))
+    found = compute_pins(load_board(board), host)
+    spec["data"].update(content_hash=found["content_hash"], num_examples=found["num_examples"],
+                        min_examples=found["num_examples"])
+    (board / "board.yaml").write_text(yaml.safe_dump(spec))
+    return board
+
+
+def _rewrite(entry: Path, rows: list[dict]) -> None:
+    """Write edited rows back with the hash fixed, as a forger would."""
     from plurieval.hashing import file_hash
+
+    data = json.loads(entry.read_text())
+    results = entry.parent / data["results"]["file"]
+    results.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+    data["results"]["sha256"] = file_hash(results)
+    entry.write_text(json.dumps(data))
+
+
+def test_a_run_goes_on_the_board_and_edited_links_references_or_kb_are_refused(host, tmp_path, monkeypatch):
+    """The repository's board spec, narrowed to a tiny prompt set (all of it, as the board
+    requires: 2 languages x 2 countries x food x 3 templates) and to the sample KB this run was
+    linked against: the entry validates, every row re-linked from its text. Refused: a link added
+    to one answer afterwards (its score edited to agree, hash fixed), a reference naming another
+    country, the same entry checked against another knowledge base than the pinned one, and a
+    run with --limit (not the board's whole prompt set)."""
+    import yaml
+
     from plurieval.leaderboard.submit import build_entry
     from plurieval.leaderboard.validate import validate_entry
 
     monkeypatch.setenv("PLURIEVAL_CACHE_DIR", str(tmp_path / "cache"))
-    run_dir = execute(config(tmp_path, topics=["food"]), host).run_dir
-    board = tmp_path / "leaderboards" / "makieval"
-    board.mkdir(parents=True)
-    spec = yaml.safe_load((Path(__file__).parents[2] / "leaderboards" / "makieval" / "board.yaml").read_text())
-    for metric in spec["metrics"]:
-        assert metric["params"]["relink"] is True
-        metric["params"]["knowledge_base_params"] = {"data_dir": str(SAMPLE_DIR)}
-    (board / "board.yaml").write_text(yaml.safe_dump(spec))
+    run_dir = execute(config(tmp_path, topics=["food"], limit=None), host).run_dir
+    board = board_for(tmp_path, host, {"languages": ["en", "de"], "countries": ["JP", "DE"], "topics": ["food"]})
     entry = build_entry(run_dir, host, submitter="test", board_dir=board)
     report = validate_entry(entry, host)
     assert report.ok, report.problems
+    results = entry.parent / json.loads(entry.read_text())["results"]["file"]
+    original = [json.loads(line) for line in results.read_text().splitlines()]
+    assert len(original) == 12
 
-    data = json.loads(entry.read_text())
-    results = entry.parent / data["results"]["file"]
-    rows = [json.loads(line) for line in results.read_text().splitlines()]
+    rows = json.loads(json.dumps(original))
     rows[0]["prediction"]["links"].append({"surface": "sushi", "start": 0, "end": 5, "kind": "entity",
                                            "id": "enwiki:Sushi", "origin": ["Q17"], "origin_source": "worldcuisines"})
     rows[0]["scores"]["granularity"] = {"specific": 1, "category": 0}
-    results.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
-    data["results"]["sha256"] = file_hash(results)
-    entry.write_text(json.dumps(data))
+    _rewrite(entry, rows)
     problems = validate_entry(entry, host).problems
     assert any("scores.granularity is {'specific': 1, 'category': 0} but its prediction scores" in p for p in problems), problems
+
+    rows = json.loads(json.dumps(original))
+    jp = next(r for r in rows if r["reference"]["country"] == "JP")
+    jp["reference"].update(country="DE", country_qid="Q183", equivalents=["Q183"])  # "these were German answers"
+    _rewrite(entry, rows)
+    problems = validate_entry(entry, host).problems
+    assert any(f"results row {jp['example_id']!r}: reference differs from the board's data" in p for p in problems), problems
+
+    _rewrite(entry, original)
+    assert validate_entry(entry, host).ok
+    spec = yaml.safe_load((board / "board.yaml").read_text())
+    for metric in spec["metrics"]:
+        metric["params"]["knowledge_base_hash"] = "sha256:" + "0" * 64  # the board pins another KB
+    (board / "board.yaml").write_text(yaml.safe_dump(spec))
+    problems = validate_entry(entry, host).problems
+    sample_hash = next(d["content_hash"] for d in json.loads(entry.read_text())["manifest"]["datasets"]
+                       if d["id"] == "culture-kb")
+    assert any(f"relink: the culture-kb knowledge base read here is content hash {sample_hash}, not the one this metric "
+               "requires (sha256:000" in p and "PLURIEVAL_DATA_DIR" in p for p in problems), problems
+
+    limited = execute(config(tmp_path / "limited", topics=["food"], limit=1), host).run_dir
+    with pytest.raises(PluriError, match=r"data: the run read 'makieval-prompts' .* \(no --limit\)"):
+        build_entry(limited, host, submitter="test", board_dir=board)
+
+
+def test_the_committed_board_pins_the_prompt_set_and_the_shared_knowledge_base(host, shared_data):
+    """What `plurieval leaderboard pin leaderboards/makieval` reads is what board.yaml says, and
+    every metric re-links against the shared culture-kb (not the plugin's sample)."""
+    from plurieval.leaderboard.pins import compute_pins
+    from plurieval.leaderboard.schema import load_board
+    from plurieval_makieval.config import CultureKBConfig
+    from plurieval_makieval.kb import CultureKB
+
+    board = load_board(REPO_BOARD)
+    found = compute_pins(board, host)
+    assert (found["content_hash"], found["num_examples"]) == (board.data.content_hash, board.data.num_examples)
+    assert board.data.min_examples == board.data.num_examples == 72  # 3 languages x 4 countries x 2 topics x 3 templates
+    kb = CultureKB(CultureKBConfig())
+    assert not kb.is_sample
+    assert {m.params["knowledge_base_hash"] for m in board.metrics} == {kb.content_hash}
+    assert all(m.params["relink"] for m in board.metrics)

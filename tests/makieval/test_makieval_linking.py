@@ -45,6 +45,10 @@ def test_word_boundaries_only_where_the_script_uses_spaces():
     assert boundary_ok("日本のsushi", 3, 8)                 # a change of script is a boundary
     assert not boundary_ok("baklavayı", 0, 7)
     assert boundary_ok("baklavayı", 0, 7, suffixing=True)  # Turkish case ending after the name
+    assert boundary_ok("ジャパン", 2, 4)                    # Katakana: a substring without the rule,
+    assert not boundary_ok("ジャパン", 2, 4, katakana_words=True)  # but not with it (one loanword per run)
+    assert not boundary_ok("パッシュ", 0, 2, katakana_words=True)
+    assert boundary_ok("味噌ラーメンを", 2, 6, katakana_words=True)  # Han before, Hiragana after: boundaries
     assert boundary_ok("والبقلاوة", 3, 9, arabic_prefixes=True)  # proclitics و + ال before the name
 
 
@@ -79,6 +83,17 @@ def test_cjk_and_thai_are_matched_as_substrings(found):
         ("ラーメン", "entity", "enwiki:Ramen"), ("味噌汁", "entity", "enwiki:Miso soup")]
     assert found("我喜欢吃饺子和披萨。", "zh") == [("饺子", "entity", "enwiki:Jiaozi"), ("披萨", "entity", "enwiki:Pizza")]
     assert found("ฉันชอบผัดไทยมาก", "th") == [("ผัดไทย", "entity", "enwiki:Pad thai")]
+
+
+def test_katakana_names_are_whole_katakana_words(found, sample_kb):
+    # ラーメン is a name, so is ブラートヴルスト; inside longer Katakana words neither counts,
+    # next to Han, Hiragana, Latin or punctuation both do
+    assert found("ラーメンとブラートヴルスト", "ja") == [("ラーメン", "entity", "enwiki:Ramen"),
+                                                     ("ブラートヴルスト", "entity", "enwiki:Bratwurst")]
+    assert found("インスタントラーメンを食べた。ブラートヴルストスタンド", "ja") == []
+    assert found("味噌ラーメン(ramen)", "ja") == [("ラーメン", "entity", "enwiki:Ramen"), ("ramen", "entity", "enwiki:Ramen")]
+    off = Linker(sample_kb, LinkerConfig(katakana_words=False))
+    assert [x["surface"] for x in off.link("インスタントラーメン", language="ja", topic="food", target=[])] == ["ラーメン"]
 
 
 def test_overlapping_cjk_names_take_the_longest(found):
