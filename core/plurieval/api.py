@@ -13,7 +13,8 @@ Grouped by what a plugin author does with them:
   ``Benchmark``, ...;
 - errors to raise: ``PluriError``, ``DataError``, ``ConfigError``;
 - config helpers: ``CommaList``;
-- data helpers: ``data_path``, ``download``, ``read_jsonl``, ``content_hash``, ``file_hash``;
+- data helpers: ``data_path``, ``download``, ``cache_root``, ``read_jsonl``, ``content_hash``, ``file_hash``,
+  ``atomic_write`` (unique temp file + rename), ``file_lock``, ``redact_uri``, ``split_credentials``;
 - statistics: ``with_ci``;
 - text checks: ``check_degenerate``, ``is_degenerate``, ``DegenerateConfig`` (degenerate-text detector), ``strip_echo``;
 - explanation-loop helpers: ``run_explanation_benchmark``, ``choice_logprobs``, ``generate_texts``;
@@ -63,6 +64,11 @@ _EXPORTS: dict[str, str] = {
     "data_path": "plurieval.evaluate",
     "DATA_ENV": "plurieval.evaluate",
     "download": "plurieval.datafiles",
+    "atomic_write": "plurieval.datafiles",
+    "file_lock": "plurieval.locking",
+    "redact_uri": "plurieval.redact",
+    "split_credentials": "plurieval.redact",
+    "cache_root": "plurieval.datafiles",
     "read_jsonl": "plurieval.results",
     "content_hash": "plurieval.hashing",
     "file_hash": "plurieval.hashing",
@@ -152,14 +158,21 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time names resolve lazil
         SteeringMethod,
         attach_queries,
     )
-    from plurieval.config import CommaList, apply_overrides, build_run_config, load_config_file, split_assignment
-    from plurieval.datafiles import download
+    from plurieval.config import (
+        CommaList,
+        apply_overrides,
+        build_run_config,
+        load_config_file,
+        split_assignment,
+    )
+    from plurieval.datafiles import atomic_write, cache_root, download
     from plurieval.errors import ConfigError, DataError, PluriError
     from plurieval.evaluate import DATA_ENV, choice_logprobs, data_path, generate_texts, run_explanation_benchmark
     from plurieval.hashing import content_hash, file_hash
     from plurieval.hashing import short as short_hash
     from plurieval.hookspecs import hookimpl
     from plurieval.host import get_host
+    from plurieval.locking import file_lock
     from plurieval.models import Generation, LanguageModel, load_default, load_gemma3, load_hf
     from plurieval.models import cache_dir as model_cache_dir
     from plurieval.models.interventions import (
@@ -170,6 +183,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time names resolve lazil
         NeuronIntervention,
         load_intervention,
     )
+    from plurieval.redact import redact_uri, split_credentials
     from plurieval.resources import Resources
     from plurieval.results import read_jsonl
     from plurieval.runner import execute

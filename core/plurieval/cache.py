@@ -9,7 +9,11 @@ from the model's signature, so passing a default explicitly or not gives the sam
 benchmark name + spec version. Nothing is ever looked up by prompt alone.
 
 Storage is one SQLite file (WAL mode, so parallel runs can share it). Values are JSON or
-safetensors blobs, never pickle: a cache file is data, not code. Location:
+safetensors blobs, never pickle: a cache file is data, not code. Every entry carries a checksum
+(sha256 over key, kind, encoding and blob); an entry that fails it, or does not decode, is
+dropped with a warning and recomputed, and a cache file SQLite cannot open is moved aside
+(``cache.sqlite.corrupt-<time>``) for a fresh one. ``plurieval cache verify`` checks every
+entry. Location:
 ``$PLURIEVAL_CACHE_DIR/cache.sqlite``, default the user cache dir
 (``~/.cache/plurieval`` on Linux). ``RunConfig.cache = false`` / ``--no-cache`` turns it off.
 """
@@ -20,6 +24,9 @@ import dataclasses
 import hashlib
 import inspect
 import json
+import logging
+import os
+import re
 import sqlite3
 import tempfile
 import time
@@ -170,6 +177,26 @@ def encode_value(value: Any) -> tuple[str, bytes]:
     return "json", canonical_json(value).encode()
 
 
+class CorruptEntry(ValueError):
+    """A cache entry that fails its checksum or does not decode into what it claims to be."""
+
+
+_MEMBER = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$")
+
+
+def _member_path(root: Path, rel: str) -> Path:
+    """Where a stored intervention file goes: ``rel`` must be a relative path of plain names
+    (no ``..``, no absolute path, no backslash, no dot-file), so a crafted entry cannot make the
+    decoder write outside its temporary folder. Checked for every name before anything is written."""
+    parts = rel.split("/")
+    if not rel or len(parts) > 4 or not all(_MEMBER.match(p) and p not in (".", "..") for p in parts):
+        raise CorruptEntry(f"stored intervention file {rel!r} is not a plain file name")
+    path = (root / Path(*parts)).resolve()
+    if not path.is_relative_to(root.resolve()):
+        raise CorruptEntry(f"stored intervention file {rel!r} is not a plain file name")
+    return path
+
+
 def decode_value(encoding: str, blob: bytes) -> Any:
     if encoding == "tensor":
         return decode_tensors(blob)["value"]
@@ -179,10 +206,11 @@ def decode_value(encoding: str, blob: bytes) -> Any:
         from plurieval.models.interventions import load_intervention
 
         with tempfile.TemporaryDirectory() as tmp:
-            for rel, data in decode_tensors(blob).items():
-                path = Path(tmp) / rel
-                path.parent.mkdir(parents=True, exist_ok=True)
-                path.write_bytes(data.numpy().tobytes())
+            files = decode_tensors(blob)
+            targets = {rel: _member_path(Path(tmp), rel) for rel in files}  # every name, before any write
+            for rel, data in files.items():
+                targets[rel].parent.mkdir(parents=True, exist_ok=True)
+                targets[rel].write_bytes(data.numpy().tobytes())
             return load_intervention(tmp)
     if encoding == "json":
         return json.loads(blob)
@@ -234,8 +262,19 @@ class CacheStats:
         return f"cache: {d['hits']} hits, {d['misses']} misses ({parts})"
 
 
+log = logging.getLogger("plurieval")
+
+
+def entry_checksum(key: str, kind: str, encoding: str, blob: bytes) -> str:
+    h = hashlib.sha256(f"{key}\0{kind}\0{encoding}\0".encode())
+    h.update(blob)
+    return h.hexdigest()
+
+
 class Cache:
-    """One SQLite file of ``key -> (kind, encoding, blob)``. Safe to share between processes."""
+    """One SQLite file of ``key -> (kind, encoding, blob, checksum)``. Safe to share between
+    processes; heals itself: what fails its checksum or does not decode is dropped (a miss, so
+    the value is recomputed), and a file SQLite cannot read is moved aside for a fresh one."""
 
     def __init__(self, directory: str | Path | None = None):
         self.directory = Path(directory) if directory else default_cache_dir()
@@ -246,26 +285,92 @@ class Cache:
     @property
     def db(self) -> sqlite3.Connection:
         if self._db is None:
-            self.directory.mkdir(parents=True, exist_ok=True)
-            db = sqlite3.connect(self.path, timeout=60, isolation_level=None)
+            try:
+                self._db = self._open()
+            except sqlite3.DatabaseError as err:  # not a database, or a malformed one
+                self._quarantine(err)
+                self._db = self._open()
+        return self._db
+
+    def _open(self) -> sqlite3.Connection:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        db = sqlite3.connect(self.path, timeout=60, isolation_level=None)
+        try:
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")
             db.execute(
                 "CREATE TABLE IF NOT EXISTS entries (key TEXT PRIMARY KEY, kind TEXT NOT NULL, "
-                "encoding TEXT NOT NULL, value BLOB NOT NULL, size INTEGER NOT NULL, created REAL NOT NULL)"
+                "encoding TEXT NOT NULL, value BLOB NOT NULL, size INTEGER NOT NULL, created REAL NOT NULL, "
+                "checksum TEXT)"
             )
-            self._db = db
-        return self._db
+            columns = {row[1] for row in db.execute("PRAGMA table_info(entries)")}
+            if "checksum" not in columns:  # a cache written before entries carried checksums
+                try:
+                    db.execute("ALTER TABLE entries ADD COLUMN checksum TEXT")
+                except sqlite3.OperationalError as err:  # another process added it just now
+                    if "duplicate column" not in str(err):
+                        raise
+        except BaseException:
+            db.close()
+            raise
+        return db
+
+    def _quarantine(self, err: Exception) -> None:
+        """Move an unreadable cache file aside (kept for inspection) and start an empty one."""
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        moved = self.path.with_name(f"{self.path.name}.corrupt-{stamp}-{os.getpid()}")
+        for suffix in ("", "-wal", "-shm"):
+            part = self.path.with_name(self.path.name + suffix)
+            if part.exists():
+                os.replace(part, moved.with_name(moved.name + suffix))
+        log.warning("the cache file %s is corrupt (%s): moved it to %s and started an empty cache; results are "
+                    "recomputed as needed (`plurieval cache clear` deletes the moved copy)", self.path, err, moved)
+
+    def _query(self, fn: Any) -> Any:
+        """Run ``fn(db)``; a database found malformed half-way is quarantined and tried once more."""
+        try:
+            return fn(self.db)
+        except sqlite3.DatabaseError as err:
+            if isinstance(err, sqlite3.OperationalError) and "locked" in str(err):
+                raise
+            self._quarantine(err)
+            return fn(self.db)
+
+    def _drop(self, key: str, kind: str, why: str) -> None:
+        self._query(lambda db: db.execute("DELETE FROM entries WHERE key = ?", (key,)))
+        log.warning("cache entry %s… (%s) is corrupt (%s): dropped it, recomputing", key[:16], kind or "?", why)
+
+    @staticmethod
+    def _problem(key: str, kind: str, encoding: str, blob: bytes, checksum: str | None) -> str | None:
+        """Why a stored row cannot be trusted, or ``None``. Rows with a checksum are checked
+        against it; rows from before checksums existed are decoded once to prove they can be."""
+        if checksum is not None:
+            return None if checksum == entry_checksum(key, kind, encoding, blob) else "checksum mismatch"
+        try:
+            decode_value(encoding, blob)
+        except Exception as err:  # anything a broken blob makes a decoder raise
+            return f"{type(err).__name__}: {err}"
+        return None
 
     def get_many(self, keys: Sequence[str]) -> dict[str, tuple[str, bytes]]:
+        """``{key: (encoding, blob)}`` of the keys present and sound; corrupt ones are dropped."""
         found: dict[str, tuple[str, bytes]] = {}
         unique = list(dict.fromkeys(keys))
         for i in range(0, len(unique), 500):  # SQLite's bound-parameter limit
             chunk = unique[i:i + 500]
-            rows = self.db.execute(
-                f"SELECT key, encoding, value FROM entries WHERE key IN ({','.join('?' * len(chunk))})", chunk
-            )
-            found.update({k: (enc, bytes(v)) for k, enc, v in rows})
+            rows = self._query(lambda db, chunk=chunk: db.execute(
+                f"SELECT key, kind, encoding, value, checksum FROM entries WHERE key IN ({','.join('?' * len(chunk))})",
+                chunk).fetchall())
+            for k, kind, enc, v, checksum in rows:
+                blob = bytes(v)
+                why = self._problem(k, kind, enc, blob, checksum)
+                if why is None:
+                    found[k] = (enc, blob)
+                else:
+                    self._drop(k, kind, why)
         return found
 
     def put_many(self, items: Sequence[tuple[str, str, str, bytes]]) -> None:
@@ -273,21 +378,32 @@ class Cache:
         if not items:
             return
         now = time.time()
-        with self.db:  # one transaction: a killed process leaves all or none of the batch
-            self.db.execute("BEGIN")
-            self.db.executemany(
-                "INSERT OR REPLACE INTO entries (key, kind, encoding, value, size, created) VALUES (?,?,?,?,?,?)",
-                [(k, kind, enc, sqlite3.Binary(b), len(b), now) for k, kind, enc, b in items],
-            )
+        rows = [(k, kind, enc, sqlite3.Binary(b), len(b), now, entry_checksum(k, kind, enc, b))
+                for k, kind, enc, b in items]
+
+        def write(db: sqlite3.Connection) -> None:
+            with db:  # one transaction: a killed process leaves all or none of the batch
+                db.execute("BEGIN")
+                db.executemany("INSERT OR REPLACE INTO entries (key, kind, encoding, value, size, created, checksum) "
+                               "VALUES (?,?,?,?,?,?,?)", rows)
+
+        self._query(write)
 
     def get(self, kind: str, key: str) -> Any:
-        """The decoded value, or ``None`` on a miss (counted in ``stats``)."""
+        """The decoded value, or ``None`` on a miss (counted in ``stats``); an entry that does
+        not decode is dropped and counts as a miss."""
         row = self.get_many([key]).get(key)
-        if row is None:
+        value = None
+        if row is not None:
+            try:
+                value = decode_value(*row)
+            except Exception as err:  # a blob whose checksum is right but whose content lies
+                self._drop(key, kind, f"{type(err).__name__}: {err}")
+        if value is None:
             self.stats.miss(kind)
             return None
         self.stats.hit(kind)
-        return decode_value(*row)
+        return value
 
     def put(self, kind: str, key: str, value: Any) -> None:
         enc, blob = encode_value(value)
@@ -298,18 +414,64 @@ class Cache:
                                "by_kind": {}}
         if not self.path.exists():
             return out
-        for kind, n, size in self.db.execute("SELECT kind, COUNT(*), COALESCE(SUM(size),0) FROM entries GROUP BY kind"):
+        rows = self._query(lambda db: db.execute(
+            "SELECT kind, COUNT(*), COALESCE(SUM(size),0) FROM entries GROUP BY kind").fetchall())
+        for kind, n, size in rows:
             out["by_kind"][kind] = {"entries": n, "bytes": size}
             out["entries"] += n
             out["bytes"] += size
         return out
 
+    def verify(self, repair: bool = False) -> dict[str, Any]:
+        """Check every entry: its checksum and that it decodes. ``repair`` drops the corrupt
+        ones and adds checksums to sound entries written before checksums existed."""
+        report: dict[str, Any] = {"path": str(self.path), "ok": 0, "corrupt": 0, "unchecked_before": 0,
+                                  "dropped": 0, "problems": []}
+        if not self.path.exists():
+            return report
+        integrity = self._query(lambda db: db.execute("PRAGMA quick_check").fetchone()[0])
+        if integrity != "ok":
+            report["problems"].append(f"sqlite: {integrity}")
+        keys = [k for (k,) in self._query(lambda db: db.execute("SELECT key FROM entries").fetchall())]
+        for key in keys:
+            row = self._query(lambda db, key=key: db.execute(
+                "SELECT kind, encoding, value, checksum FROM entries WHERE key = ?", (key,)).fetchone())
+            if row is None:
+                continue
+            kind, enc, v, checksum = row
+            blob = bytes(v)
+            why = None if checksum is None else self._problem(key, kind, enc, blob, checksum)
+            if why is None:
+                try:
+                    decode_value(enc, blob)
+                except Exception as err:
+                    why = f"{type(err).__name__}: {err}"
+            if why is None:
+                report["ok"] += 1
+                if checksum is None:
+                    report["unchecked_before"] += 1
+                    if repair:
+                        self._query(lambda db, key=key, kind=kind, enc=enc, blob=blob: db.execute(
+                            "UPDATE entries SET checksum = ? WHERE key = ?",
+                            (entry_checksum(key, kind, enc, blob), key)))
+                continue
+            report["corrupt"] += 1
+            report["problems"].append(f"{kind} entry {key[:16]}…: {why}")
+            if repair:
+                self._query(lambda db, key=key: db.execute("DELETE FROM entries WHERE key = ?", (key,)))
+                report["dropped"] += 1
+        return report
+
     def clear(self, kind: str | None = None) -> int:
+        if kind is None:  # copies of corrupt cache files moved aside go too
+            for stale in self.directory.glob(f"{self.path.name}.corrupt-*"):
+                stale.unlink(missing_ok=True)
         if not self.path.exists():
             return 0
-        cur = self.db.execute("DELETE FROM entries" + (" WHERE kind = ?" if kind else ""), (kind,) if kind else ())
+        cur = self._query(lambda db: db.execute("DELETE FROM entries" + (" WHERE kind = ?" if kind else ""),
+                                                (kind,) if kind else ()))
         n = cur.rowcount
-        self.db.execute("VACUUM")
+        self._query(lambda db: db.execute("VACUUM"))
         return n
 
     def close(self) -> None:

@@ -10,6 +10,7 @@ from typing import Any
 
 import yaml
 
+from plurieval.errors import PluriError
 from plurieval.specs import KINDS
 
 FIRST_PARTY = "plurieval"
@@ -51,14 +52,47 @@ def render_catalogue(host: Any) -> str:
     return HEADER + yaml.safe_dump(catalogue(host), sort_keys=False, allow_unicode=True, width=100)
 
 
-def catalogue_diff(current_text: str, expected_text: str) -> list[str]:
+REGENERATE = "regenerate it with `plurieval registry --write`"
+
+
+def parse_catalogue(text: str, source: str = "registry.yaml") -> dict[str, dict[str, dict[str, Any]]]:
+    """``{section: {name: entry}}`` of a catalogue file; a file that is not one (bad YAML, wrong
+    shapes, entries without a name) is one ``PluriError`` naming the problem and the fix."""
+    try:
+        data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # libyaml when present: 10x faster
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" (line {mark.line + 1})" if mark is not None else ""
+        raise PluriError(f"{source} is not valid YAML{where}: {getattr(err, 'problem', None) or err}; {REGENERATE}") from None
+    except RecursionError:
+        raise PluriError(f"{source} is nested too deeply to be a catalogue; {REGENERATE}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise PluriError(f"{source} must map sections (datasets, methods, ...) to lists; {REGENERATE}")
+    out: dict[str, dict[str, dict[str, Any]]] = {}
+    for section, entries in data.items():
+        if entries is None:
+            entries = []
+        if not isinstance(entries, list):
+            raise PluriError(f"{source}: section {section!r} must be a list of components; {REGENERATE}")
+        by_name: dict[str, dict[str, Any]] = {}
+        for i, entry in enumerate(entries, 1):
+            if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
+                raise PluriError(f"{source}: {section} entry {i} is not a component with a 'name'; {REGENERATE}")
+            by_name[entry["name"]] = entry
+        out[str(section)] = by_name
+    return out
+
+
+def catalogue_diff(current_text: str, expected_text: str, source: str = "registry.yaml") -> list[str]:
     """Human-readable differences between the file on disk and what the plugins register."""
-    current = yaml.safe_load(current_text) or {}
-    expected = yaml.safe_load(expected_text) or {}
+    current = parse_catalogue(current_text, source)
+    expected = parse_catalogue(expected_text, "the installed plugins' catalogue")
     problems = []
     for section in sorted(set(current) | set(expected)):
-        cur = {e["name"]: e for e in current.get(section) or []}
-        exp = {e["name"]: e for e in expected.get(section) or []}
+        cur = current.get(section, {})
+        exp = expected.get(section, {})
         for name in sorted(set(exp) - set(cur)):
             problems.append(f"  {section}: {name} is registered but missing from the catalogue")
         for name in sorted(set(cur) - set(exp)):

@@ -16,15 +16,12 @@ from typing import Annotated, Any
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before anything can import torch
 
 import typer  # noqa: E402
-from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
 from plurieval.errors import PluriError  # noqa: E402
 from plurieval.host import get_host  # noqa: E402
 from plurieval.specs import KINDS  # noqa: E402
-
-console = Console()
-err_console = Console(stderr=True)
+from plurieval.ui import console, err_console, error, safe, warning  # noqa: E402
 
 app = typer.Typer(
     name="plurieval",
@@ -42,13 +39,13 @@ KIND_CHOICES = [k + "s" for k in KINDS]
 
 
 def _fail(message: str, code: int = 2) -> None:
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    error(message)
     raise typer.Exit(code)
 
 
 def _report_plugin_errors(host: Any) -> None:
-    for err in host.errors:
-        err_console.print(f"[yellow]warning:[/] {err}", highlight=False, soft_wrap=True)
+    for err in [*host.errors, *getattr(host, "warnings", [])]:
+        warning(err)
 
 
 @app.command("list")
@@ -79,7 +76,8 @@ def list_components(
             table.add_column(col, overflow="fold")
         for s in rows:
             ambiguous = len(host.registry._specs[k].get(s.name, [])) > 1
-            table.add_row(s.qualified_name if ambiguous else s.name, s.version, s.package, s.description)
+            table.add_row(*(safe(v) for v in (s.qualified_name if ambiguous else s.name, s.version, s.package,
+                                               s.description)))
         if rows:
             console.print(table)
         elif kind:
@@ -99,8 +97,11 @@ def plugins(as_json: Annotated[bool, typer.Option("--json", help="machine-readab
         table.add_column(col, overflow="fold")
     for p in data:
         contrib = "; ".join(f"{k}: {', '.join(v)}" for k, v in p["contributions"].items())
-        table.add_row(p["name"], p["distribution"] or "", p["version"] or "", ", ".join(p["hooks"]), contrib,
-                      "[red]" + "; ".join(p["errors"]) + "[/]" if p["errors"] else "")
+        problems = ("[red]" + safe("; ".join(p["errors"])) + "[/]") if p["errors"] else ""
+        if p.get("warnings"):
+            problems += ("; " if problems else "") + "[yellow]" + safe("; ".join(p["warnings"])) + "[/]"
+        table.add_row(*(safe(v) for v in (p["name"], p["distribution"] or "", p["version"] or "",
+                                           ", ".join(p["hooks"]), contrib)), problems)
     console.print(table)
 
 
@@ -118,6 +119,8 @@ def show(
         try:
             found.append(host.get(k, name))
         except PluriError:
+            if k == "metric" and name.startswith("evaluate:"):  # a module that failed to load: say why
+                raise
             continue
     if not found:
         from plurieval.errors import UnknownComponentError
@@ -129,33 +132,54 @@ def show(
         return
     for spec in found:
         d = spec.describe()
-        console.print(f"[bold]{spec.name}[/] ({spec.kind} {spec.version}, from {spec.package})")
+        console.print(f"[bold]{safe(spec.name)}[/] ({safe(spec.kind)} {safe(spec.version)}, from {safe(spec.package)})")
         if spec.description:
-            console.print(spec.description)
-        for key in ("method_kind", "spec_version", "metrics", "needs", "provides", "argument", "languages"):
+            console.print(safe(spec.description))
+        for key in ("method_kind", "spec_version", "metrics", "needs", "provides", "argument", "module", "languages"):
             if d.get(key):
-                console.print(f"[dim]{key}:[/] {d[key]}")
+                console.print(f"[dim]{key}:[/] {safe(d[key])}")
         if d.get("recorded"):
             console.print("[dim]recorded:[/] queries the model and records every query per example; "
                           "`plurieval score` and leaderboard validation recompute it from the records, without the model",
                           highlight=False)
         if spec.license:
-            console.print(f"[dim]license:[/] {spec.license}")
+            console.print(f"[dim]license:[/] {safe(spec.license)}")
         if spec.citation:
-            console.print(f"[dim]citation:[/] {spec.citation}")
+            console.print(f"[dim]citation:[/] {safe(spec.citation)}")
         table = Table(title="config", title_justify="left", show_edge=False)
         for col in ("field", "type", "default", "description"):
             table.add_column(col, overflow="fold")
         for field_name, field in spec.config.model_fields.items():
             default = "(required)" if field.is_required() else repr(field.get_default(call_default_factory=True))
-            table.add_row(field_name, _type_name(field.annotation), default, field.description or "")
+            table.add_row(*(safe(v) for v in (field_name, _type_name(field.annotation), default, field.description or "")))
         console.print(table)
+        if spec.config.model_config.get("extra") == "allow":
+            console.print("[dim]other fields are passed through to the component (e.g. a module's compute())[/]")
+        _print_presets(spec.config)
         if d.get("jsonl_form"):
             console.print("\n[bold]JSONL form[/] (one line of `plurieval score` input, or a results.jsonl row):",
                           highlight=False)
             console.print(d["jsonl_form"], highlight=False, markup=False)
         if spec.kind == "benchmark":
             console.print(f"\nrun it: plurieval run {spec.name} --model default --limit 10")
+
+
+def _print_presets(config: Any) -> None:
+    """A choice field whose values each set other fields (``json_schema_extra={"presets": ...}``,
+    e.g. a metric's ``convention``): one row per value with what it sets."""
+    for field_name, field in config.model_fields.items():
+        extra = field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}
+        presets = extra.get("presets")
+        if not presets:
+            continue
+        table = Table(title=f"{field_name}: what each value sets (fields given explicitly still win)",
+                      title_justify="left", show_edge=False)
+        table.add_column(field_name)
+        table.add_column("sets", overflow="fold")
+        for value, settings in presets.items():
+            table.add_row(safe(str(value)), safe(", ".join(f"{k}={v!r}" for k, v in settings.items()))
+                          or "(the defaults)")
+        console.print(table)
 
 
 def _type_name(annotation: Any) -> str:
@@ -207,7 +231,8 @@ def run(
     _report_plugin_errors(host)
     outcome = execute(run_config, host, force=force)
     _print_summary(outcome.summary)
-    err_console.print(f"run directory: {outcome.run_dir}" + (" (resumed)" if outcome.resumed else ""))
+    err_console.print(safe(f"run directory: {outcome.run_dir}" + (" (resumed)" if outcome.resumed else "")),
+                      highlight=False)
 
 
 @app.command()
@@ -263,43 +288,44 @@ def sweep(
 
     if dry_run:
         plan = plan_sweep(sweep_config, host)
-        table = Table(title=f"sweep {plan.sweep_id}: {len(plan.runs)} runs", title_justify="left", show_edge=False)
+        table = Table(title=safe(f"sweep {plan.sweep_id}: {len(plan.runs)} runs"), title_justify="left", show_edge=False)
         for col in ("run id", "grid point", "state"):
             table.add_column(col, overflow="fold")
         for run_ in plan.runs:
             run_dir = Path(sweep_config.output_dir) / run_.run_id
             state = "complete" if (run_dir / "summary.json").exists() else \
                 "partial (resumes)" if (run_dir / "results.jsonl").exists() else "new"
-            table.add_row(run_.run_id, run_.label, state)
+            table.add_row(safe(run_.run_id), safe(run_.label), state)
         console.print(table)
         for note in plan.duplicates:
-            err_console.print(f"[yellow]note:[/] {note}", highlight=False)
-        err_console.print(f"sweep directory: {sweep_directory(sweep_config, plan.sweep_id)}", highlight=False)
+            warning(note, label="note")
+        err_console.print(safe(f"sweep directory: {sweep_directory(sweep_config, plan.sweep_id)}"), highlight=False)
         return
     outcome = run_sweep(sweep_config, host, force=force)
     table_text = outcome.index.get("comparison", {}).get("table")
     if table_text:
         print(table_text, end="")
     for note in outcome.index.get("notes", []):
-        err_console.print(f"[yellow]note:[/] {note}", highlight=False, soft_wrap=True)
-    err_console.print(f"sweep: {outcome.directory / 'sweep.json'}", highlight=False)
+        warning(note, label="note")
+    err_console.print(safe(f"sweep: {outcome.directory / 'sweep.json'}"), highlight=False)
     if outcome.failed:
         for record in outcome.failed:
-            err_console.print(f"[bold red]failed:[/] {record.run_id}: {record.error}", highlight=False, soft_wrap=True)
+            err_console.print(f"[bold red]failed:[/] {safe(record.run_id)}: {safe(record.error)}", highlight=False,
+                              soft_wrap=True)
         err_console.print("run the same command again to retry them (finished runs are kept)", highlight=False)
         raise typer.Exit(1)
 
 
 def _print_summary(summary: dict[str, Any]) -> None:
     metrics = summary.get("metrics", {})
-    table = Table(title=f"{summary.get('benchmark')} · {summary.get('method')} · {summary.get('model')}",
+    table = Table(title=safe(f"{summary.get('benchmark')} · {summary.get('method')} · {summary.get('model')}"),
                   title_justify="left", show_edge=False)
     table.add_column("metric")
     table.add_column("value", justify="right")
     for name, value in metrics.items():
         if isinstance(value, dict):
             value = value.get("value")
-        table.add_row(name, f"{value:.4f}" if isinstance(value, float) else str(value))
+        table.add_row(safe(name), f"{value:.4f}" if isinstance(value, float) else safe(value))
     console.print(table)
 
 
@@ -328,13 +354,16 @@ def registry(
     text = render_catalogue(host)
     if write:
         path.write_text(text, encoding="utf-8")
-        console.print(f"wrote {path}")
+        console.print(safe(f"wrote {path}"), highlight=False)
         return
-    problems = catalogue_diff(path.read_text(encoding="utf-8") if path.exists() else "", text)
+    from plurieval.datafiles import read_text
+
+    current = read_text(path, "catalogue", error=PluriError) if path.exists() else ""
+    problems = catalogue_diff(current, text, source=str(path))
     if problems:
         _fail(f"{path} disagrees with the installed plugins:\n" + "\n".join(problems) +
               "\nrun `plurieval registry --write` after changing a first-party component", code=1)
-    console.print(f"{path} matches the installed first-party plugins")
+    console.print(safe(f"{path} matches the installed first-party plugins"), highlight=False)
 
 
 from plurieval.leaderboard.cli import leaderboard_app  # noqa: E402  (import-light: typer + rich only)
@@ -356,9 +385,9 @@ def cache_info(as_json: Annotated[bool, typer.Option("--json", help="machine-rea
     if as_json:
         print(json.dumps(info, indent=2))
         return
-    console.print(f"cache: {info['path']}" + ("" if info["exists"] else " (empty: not created yet)"), highlight=False)
+    console.print(safe(f"cache: {info['path']}" + ("" if info["exists"] else " (empty: not created yet)")), highlight=False)
     for kind, entry in sorted(info["by_kind"].items()):
-        console.print(f"  {kind:<11} {entry['entries']:>8} entries  {entry['bytes'] / 1e6:>10.2f} MB")
+        console.print(safe(f"  {kind:<11} {entry['entries']:>8} entries  {entry['bytes'] / 1e6:>10.2f} MB"))
     console.print(f"  {'total':<11} {info['entries']:>8} entries  {info['bytes'] / 1e6:>10.2f} MB")
 
 
@@ -373,7 +402,35 @@ def cache_clear(
         _fail(f"--kind must be one of {', '.join(KINDS)} (got {kind!r})")
     cache = Cache()
     n = cache.clear(kind)
-    console.print(f"removed {n} {kind or ''} entries from {cache.path}".replace("  ", " "), highlight=False)
+    console.print(safe(f"removed {n} {kind or ''} entries from {cache.path}".replace("  ", " ")), highlight=False)
+
+
+@cache_app.command("verify")
+def cache_verify(
+    repair: Annotated[bool, typer.Option("--repair", help="drop corrupt entries and add checksums to old sound ones")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
+) -> None:
+    """Check every cache entry (its checksum, and that it decodes). Exits 1 when corrupt
+    entries remain; runs never use them either way (they are dropped and recomputed on sight)."""
+    from plurieval.cache import Cache
+
+    report = Cache().verify(repair=repair)
+    if as_json:
+        print(json.dumps(report, indent=2))
+    else:
+        console.print(safe(f"cache: {report['path']}"), highlight=False)
+        for problem in report["problems"][:20]:
+            console.print(safe(f"  corrupt: {problem}"), highlight=False)
+        line = f"{report['ok']} ok, {report['corrupt']} corrupt"
+        if report["unchecked_before"]:
+            line += f", {report['unchecked_before']} written before checksums" + (" (checksummed now)" if repair else "")
+        if repair:
+            line += f"; dropped {report['dropped']}"
+        elif report["corrupt"]:
+            line += "; run `plurieval cache verify --repair` to drop them"
+        console.print(safe(line), highlight=False)
+    if report["corrupt"] > report["dropped"]:
+        raise typer.Exit(1)
 
 
 @app.command()
@@ -395,9 +452,9 @@ def rerun(
 
     notes = environment_differences(load_manifest(manifest), host)
     for note in notes:
-        err_console.print(f"[yellow]environment differs:[/] {note}", highlight=False)
+        warning(note, label="environment differs")
     loaded, outcome = do_rerun(manifest, host, output=output, track=track)
-    err_console.print(f"rerun directory: {outcome.run_dir}", highlight=False)
+    err_console.print(safe(f"rerun directory: {outcome.run_dir}"), highlight=False)
     diffs = compare_metrics(original_metrics(loaded, manifest), outcome.summary.get("metrics", {}), tolerance)
     if not diffs:
         print("identical")
@@ -414,7 +471,10 @@ def main() -> None:
         host.add_commands(app)
         app()
     except PluriError as err:
-        err_console.print(f"[bold red]error:[/] {err}", highlight=False, soft_wrap=True)
+        error(err)
+        sys.exit(2)
+    except OSError as err:  # a file or folder the user named cannot be read or written
+        error(f"{err.strerror or type(err).__name__}: {err.filename or err}")
         sys.exit(2)
 
 

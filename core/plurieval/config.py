@@ -9,13 +9,25 @@ the allowed values.
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Annotated, Any
 
 import yaml
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_serializer,
+    field_validator,
+    model_validator,
+)
 
+from plurieval.datafiles import read_text
 from plurieval.errors import ConfigError, PluriError
+from plurieval.redact import redact_uri
 from plurieval.specs import format_validation_error
 
 
@@ -27,6 +39,35 @@ def _split_commas(value: Any) -> Any:
 
 CommaList = Annotated[list[str], BeforeValidator(_split_commas)]
 """A list of strings that also accepts "a,b,c" (what ``--set languages=en,de`` passes)."""
+
+
+MAX_DEPTH = 32
+"""Deepest nesting a parameter value may have: far beyond any real config, well below where
+hashing or validating it would exhaust Python's recursion limit."""
+
+
+def too_deep(value: Any, limit: int = MAX_DEPTH) -> bool:
+    """Whether ``value`` nests lists and dicts more than ``limit`` levels (a scalar is level 0);
+    iterative, so it answers for values nested far deeper than Python's recursion limit."""
+    stack = [(value, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, dict | list | tuple):
+            if depth + 1 > limit:
+                return True
+            stack.extend((child, depth + 1) for child in (node.values() if isinstance(node, dict) else node))
+    return False
+
+
+def non_finite_paths(value: Any, prefix: str = "") -> list[str]:
+    """Dotted paths of every NaN or infinite float inside ``value``."""
+    if isinstance(value, float):
+        return [] if math.isfinite(value) else [prefix or "<root>"]
+    if isinstance(value, dict):
+        return [p for k, v in value.items() for p in non_finite_paths(v, f"{prefix}.{k}" if prefix else str(k))]
+    if isinstance(value, list | tuple):
+        return [p for i, v in enumerate(value) for p in non_finite_paths(v, f"{prefix}.{i}" if prefix else str(i))]
+    return []
 
 
 class ComponentRef(BaseModel):
@@ -41,6 +82,13 @@ class ComponentRef(BaseModel):
     def _from_string(cls, value: Any) -> Any:
         return {"name": value} if isinstance(value, str) else value
 
+    @field_validator("params")
+    @classmethod
+    def _plain_values(cls, value: dict[str, Any]) -> dict[str, Any]:
+        if too_deep(value, MAX_DEPTH):
+            raise ValueError(f"nested more than {MAX_DEPTH} levels deep")
+        return value
+
 
 class TrackingConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -49,6 +97,11 @@ class TrackingConfig(BaseModel):
         None, description="MLflow tracking URI; default: $MLFLOW_TRACKING_URI, else a local store in the run dir"
     )
     experiment: str | None = Field(None, description="default: plurieval-<benchmark>")
+
+    @field_serializer("uri")
+    def _without_secret(self, uri: str | None) -> str | None:
+        # The config is written verbatim into manifest.json: a password in the URI must not be.
+        return redact_uri(uri) if uri else uri
 
 
 class RunConfig(BaseModel):
@@ -74,15 +127,18 @@ TOP_LEVEL = set(RunConfig.model_fields)
 
 def load_config_file(path: str | Path) -> dict[str, Any]:
     path = Path(path)
-    if not path.exists():
-        raise PluriError(f"config file {str(path)!r} does not exist")
-    text = path.read_text(encoding="utf-8")
+    text = read_text(path, "config file", error=PluriError)
+    kind = "JSON" if path.suffix == ".json" else "YAML"
     try:
         data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
     except (json.JSONDecodeError, yaml.YAMLError) as err:
-        raise PluriError(f"config file {str(path)!r} is not valid {path.suffix.lstrip('.') or 'YAML'}: {err}") from None
+        raise PluriError(f"config file {str(path)!r} is not valid {kind}: {err}") from None
+    except RecursionError:
+        raise PluriError(f"config file {str(path)!r} is nested too deeply to be a run config") from None
     if not isinstance(data, dict):
         raise PluriError(f"config file {str(path)!r} must hold a mapping at the top level")
+    if too_deep(data, MAX_DEPTH + 2):  # benchmark: {params: {...}} adds two levels to a parameter's
+        raise PluriError(f"config file {str(path)!r} is nested more than {MAX_DEPTH} levels deep")
     return data
 
 
@@ -92,6 +148,8 @@ def parse_value(raw: str) -> Any:
         return yaml.safe_load(raw) if raw != "" else ""
     except yaml.YAMLError:
         return raw
+    except RecursionError:
+        raise PluriError(f"--set value {raw[:40]!r}... is nested too deeply") from None
 
 
 def split_assignment(item: str) -> tuple[list[str], Any]:
@@ -139,6 +197,16 @@ def build_run_config(data: dict[str, Any], source: str = "run config") -> RunCon
         return RunConfig.model_validate(data)
     except ValidationError as err:
         raise ConfigError(source, format_validation_error(err, model=RunConfig)) from None
+    except RecursionError:
+        raise ConfigError(source, [("<root>", f"nested more than {MAX_DEPTH} levels deep")]) from None
+
+
+def _non_finite_problems(role: str, cfg: Any) -> list[tuple[str, str]]:
+    """NaN and ±inf are refused in every parameter: ``alphas=[.nan]`` would sweep nothing
+    sensible, and JSON (manifests, results, leaderboards) cannot even hold them."""
+    dumped = cfg.model_dump(mode="python") if isinstance(cfg, BaseModel) else cfg
+    return [(f"{role}.params.{path}", "must be a finite number (NaN and infinity are refused)")
+            for path in non_finite_paths(dumped)]
 
 
 def validate_components(config: RunConfig, host: Any) -> dict[str, Any]:
@@ -156,9 +224,21 @@ def validate_components(config: RunConfig, host: Any) -> dict[str, Any]:
     for role, kind, ref in refs:
         if ref is None:
             continue
+        raw_problems = _non_finite_problems(role, ref.params)
+        if raw_problems:
+            problems.extend(raw_problems)
+            continue
         try:
-            spec, params = resolve_model_argument(host, ref) if kind == "model" else (host.get(kind, ref.name), ref.params)
+            if kind == "model":
+                spec, params = resolve_model_argument(host, ref)
+            elif kind == "metric" and ref.name.startswith("evaluate:"):  # its params shape the spec (direction)
+                from plurieval.hf_evaluate import spec_for
+
+                spec, params = spec_for(ref.name, ref.params), ref.params
+            else:
+                spec, params = host.get(kind, ref.name), ref.params
             resolved[role] = (spec, spec.make_config(params, where=f"{role}.params"))
+            problems.extend(_non_finite_problems(role, resolved[role][1]))
         except ConfigError as err:
             problems.extend(err.problems)
         except PluriError as err:

@@ -45,6 +45,24 @@ class PluginLoadError(PluriError):
         super().__init__(f"{where} failed during {stage}: {type(error).__name__}: {error}")
 
 
+class NameClashWarning(PluriError):
+    """Two distributions register one component name. Reported when the second one loads, so
+    nobody learns of it only after a benchmark's generation work, from an ambiguous-name error."""
+
+    def __init__(self, spec: object, other: object):
+        self.plugin = getattr(spec, "plugin", "")
+        kind, name = getattr(spec, "kind", "component"), getattr(spec, "name", "?")
+        package, other_package = getattr(spec, "package", "?"), getattr(other, "package", "?")
+        where = f"plugin {self.plugin!r} (distribution {package})"
+        if other_package == "plurieval":
+            msg = (f"{where} registers {kind} {name!r}, which plurieval itself provides: the bare name "
+                   f"{name!r} keeps meaning plurieval's; use '{package}/{name}' for this one")
+        else:
+            msg = (f"{where} registers {kind} {name!r}, which distribution {other_package} registers too: "
+                   f"the bare name is ambiguous; use '{package}/{name}' or '{other_package}/{name}'")
+        super().__init__(msg)
+
+
 class ConfigError(PluriError, ValueError):
     """A configuration did not validate. `problems` holds (field path, message) pairs."""
 

@@ -70,7 +70,9 @@ def register_resources(register: Callable[[ResourceSpec], None]) -> None:
 @hookspec
 def register_commands(cli: typer.Typer) -> None:
     """Add commands to the ``plurieval`` CLI (``@cli.command()`` or ``cli.add_typer``).
-    Called when the CLI starts, after the built-in commands exist."""
+    Called when the CLI starts, after the built-in commands exist. ``cli`` is this plugin's own
+    sandbox: a command whose name is taken (built-in or another plugin's) is refused and
+    reported with the plugin's name, and nothing can remove a built-in command."""
 
 
 # --- lifecycle: called by the runner; implementations observe, they never change results --

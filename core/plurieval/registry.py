@@ -1,7 +1,10 @@
 """The component registry: every spec the loaded plugins registered, looked up by name.
 
 A bare name that two distributions both register is ambiguous (an error naming both);
-``package/name`` picks one. Unknown names answer with the closest matches.
+``package/name`` picks one. The one exception: a name plurieval itself registers keeps meaning
+the first-party component, so installing a third-party plugin cannot break a first-party
+benchmark (the host reports the clash at load time). Unknown names answer with the closest
+matches.
 """
 
 from __future__ import annotations
@@ -11,6 +14,8 @@ from collections.abc import Iterator
 
 from plurieval.errors import AmbiguousComponentError, UnknownComponentError
 from plurieval.specs import KINDS, ComponentSpec, Kind, ResourceSpec
+
+FIRST_PARTY = "plurieval"  # the distribution of the first-party plugins
 
 
 class DuplicateComponentError(ValueError):
@@ -31,6 +36,10 @@ class Registry:
                 )
         entries.append(spec)
 
+    def same_name(self, spec: ComponentSpec) -> list[ComponentSpec]:
+        """Every registered spec of ``spec``'s kind and name (itself included)."""
+        return list(self._specs[spec.kind].get(spec.name, []))
+
     def remove_plugin(self, plugin: str) -> None:
         """Drop everything one plugin registered (used when its hook fails half-way)."""
         for by_name in self._specs.values():
@@ -46,6 +55,10 @@ class Registry:
             entries = [s for s in entries if s.package == package]
         if not entries:
             raise UnknownComponentError(kind, name, self.names(kind, qualified=bool(sep)))
+        if len(entries) > 1 and not sep:
+            first_party = [s for s in entries if s.package == FIRST_PARTY]
+            if len(first_party) == 1:
+                return first_party[0]
         if len(entries) > 1:
             raise AmbiguousComponentError(kind, name, [s.package for s in entries])
         return entries[0]

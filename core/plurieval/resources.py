@@ -8,7 +8,11 @@ Roles and the interface each implements (duck-typed):
   when undecidable); ``languages`` (codes it can return).
 - ``embedder``: ``encode(texts: list[str]) -> numpy.ndarray`` (L2-normalised rows).
 - ``judge``: ``judge(prompts: list[str]) -> list[str]`` (raw judge text).
-- ``knowledge_base``: ``lookup(query: str) -> list[dict]``.
+- ``knowledge_base``: ``lookup(query, language, domain) -> list[dict]`` (the entities a name
+  may denote: ``id``, ``kind`` entity/category, ``origin``), ``describe()`` (``name``,
+  ``content_hash``) and ``topics``; a gazetteer adds ``match_index(language, domain, linker)``
+  for scanning text, a phrase-based backend ``link_phrase(phrase, language=, topic=)``
+  (``culture-kb`` and ``wikidata`` in plurieval_makieval).
 """
 
 from __future__ import annotations

@@ -221,10 +221,10 @@ class RunContext:
         self.host.call_each("artifact_written", run=self, path=str(path), kind=kind)
 
     def write_json(self, relpath: str, data: Any, kind: str = "table") -> Path:
+        from plurieval.datafiles import atomic_write
+
         path = self.artifact_path(relpath)
-        tmp = path.with_suffix(path.suffix + ".tmp")
-        tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
-        os.replace(tmp, path)
+        atomic_write(path, json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
         self.artifact_written(path, kind)
         return path
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import random
 import re
 import sys
@@ -20,8 +19,10 @@ from pathlib import Path
 from typing import Any
 
 from plurieval.config import RunConfig, validate_components
+from plurieval.datafiles import atomic_write
 from plurieval.errors import PluriError
 from plurieval.hashing import content_hash, short
+from plurieval.locking import hold_run_directory
 from plurieval.manifest import build_manifest, validate_manifest
 from plurieval.run import RunContext
 
@@ -94,6 +95,13 @@ def execute(config: RunConfig, host: Any, *, force: bool = False, sweep: dict[st
             )
 
     run_dir = Path(run_root if run_root is not None else config.output_dir) / run_id_for(config)
+    # One process per run directory: a second identical run stops here with a clear message.
+    with hold_run_directory(run_dir):
+        return _execute_locked(config, host, components, bench_spec, run_dir, force, sweep)
+
+
+def _execute_locked(config: RunConfig, host: Any, components: dict[str, Any], bench_spec: Any, run_dir: Path,
+                    force: bool, sweep: dict[str, Any] | None) -> RunOutcome:
     summary_path = run_dir / "summary.json"
     if summary_path.exists() and not force:
         log.warning("run %s is already complete; returning its summary (use --force to redo it)", run_dir)
@@ -159,7 +167,4 @@ def _write_manifest(ctx: RunContext, status: str, error: str | None = None) -> N
     if error:
         ctx.manifest["error"] = error
     validate_manifest(ctx.manifest)
-    path = ctx.run_dir / "manifest.json"
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(ctx.manifest, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    atomic_write(ctx.run_dir / "manifest.json", json.dumps(ctx.manifest, indent=2, ensure_ascii=False, default=str) + "\n")

@@ -16,9 +16,10 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from plurieval.errors import ConfigError
+from plurieval.errors import ConfigError, PluriError
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_.\-]*$")
+_FACTORY = re.compile(r"^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*(:[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*)?$")
 
 Kind = Literal["dataset", "method", "metric", "benchmark", "model", "resource"]
 KINDS: tuple[Kind, ...] = ("dataset", "method", "metric", "benchmark", "model", "resource")
@@ -104,6 +105,10 @@ class ComponentSpec:
             )
         if not (isinstance(self.config, type) and issubclass(self.config, BaseModel)):
             raise TypeError(f"{self.kind} {self.name!r}: config must be a pydantic BaseModel class")
+        if isinstance(self.factory, str) and not _FACTORY.match(self.factory):
+            raise ValueError(f"{self.kind} {self.name!r}: factory {self.factory!r} is not 'package.module:attribute'")
+        if not isinstance(self.factory, str) and not callable(self.factory):
+            raise TypeError(f"{self.kind} {self.name!r}: factory must be 'module:attribute' or a callable")
         object.__setattr__(self, "languages", tuple(self.languages))
 
     @property
@@ -122,7 +127,16 @@ class ComponentSpec:
 
     def create(self, params: Mapping[str, Any] | BaseModel | None = None, *, where: str = "") -> Any:
         """Validate the config and build the component (this is where heavy imports happen)."""
-        return _resolve(self.factory)(self.make_config(params, where=where))
+        config = self.make_config(params, where=where)
+        try:
+            factory = _resolve(self.factory)
+        except (ImportError, AttributeError) as err:
+            origin = f"plugin {self.plugin!r}, distribution {self.package}" if self.plugin else "no plugin"
+            raise PluriError(
+                f"{self.kind} {self.name!r} ({origin}) cannot be built: its factory {self.factory!r} does not "
+                f"resolve ({type(err).__name__}: {err}); the plugin is broken or half-installed: reinstall it"
+            ) from None
+        return factory(config)
 
     def with_origin(self, package: str, plugin: str) -> ComponentSpec:
         return dataclasses.replace(self, package=package, plugin=plugin)

@@ -12,28 +12,15 @@ the shared data.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
-from plurieval.api import DataError, Dataset, DatasetInfo, Example, data_path
+from plurieval.api import DataError, Dataset, DatasetInfo, Example, data_path, read_jsonl
 
 NLI_OPTIONS = ["entailment", "neutral", "contradiction"]
 _LETTER = {"e": "entailment", "n": "neutral", "c": "contradiction"}
 SAMPLE = Path(__file__).parent / "data"
 CHAOSNLI_LICENSE = "CC-BY-NC-4.0 (ChaosNLI data: non-commercial use only); MJD-Estimator code Apache-2.0"
-
-
-def _read_jsonl(path: Path) -> list[dict[str, Any]]:
-    rows = []
-    with open(path, encoding="utf-8") as f:
-        for i, line in enumerate(f, 1):
-            if line.strip():
-                try:
-                    rows.append(json.loads(line))
-                except json.JSONDecodeError as err:
-                    raise DataError(f"{path}:{i}: not valid JSON ({err.msg})") from None
-    return rows
 
 
 def _distribution(values: Any, path: Path, line: int, field: str, k: int) -> list[float]:
@@ -61,10 +48,12 @@ class ItemCountsDataset(Dataset):
         if not path.is_file():
             raise DataError(f"item-counts dataset: {path} does not exist (config field 'path')")
         out = []
-        for i, row in enumerate(_read_jsonl(path), 1):
+        for i, row in enumerate(read_jsonl(path, what="hlv data file"), 1):
             options = cfg.options or row.get("options")
             if not options:
                 raise DataError(f"{path}:{i}: no options (set the config field 'options' or give an 'options' field)")
+            if not isinstance(options, list) or not all(isinstance(o, str) for o in options):
+                raise DataError(f"{path}:{i}: field 'options' must be a list of option strings, got {options!r}")
             missing = [f for f in cfg.input_fields + [cfg.counts_field] if f not in row]
             if missing:
                 raise DataError(f"{path}:{i}: missing field(s) {', '.join(missing)}")
@@ -102,7 +91,7 @@ class ChaosNLIDataset(Dataset):
         path = folder / name
         self.last_path = path
         out = []
-        for i, row in enumerate(_read_jsonl(path), 1):
+        for i, row in enumerate(read_jsonl(path, what="hlv data file"), 1):
             for f in ("premise", "hypothesis"):
                 if not isinstance(row.get(f), str):
                     raise DataError(f"{path}:{i}: field {f!r} missing or not a string")

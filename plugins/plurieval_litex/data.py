@@ -19,12 +19,11 @@ Licence: LiTEx annotations Apache-2.0; texts from e-SNLI (MIT), LiveNLI and Vari
 from __future__ import annotations
 
 import ast
-import json
 import math
 from pathlib import Path
 from typing import Any
 
-from plurieval.api import DataError, Dataset, DatasetInfo, Example, data_path
+from plurieval.api import DataError, Dataset, DatasetInfo, Example, data_path, read_jsonl
 from plurieval_litex.taxonomy import TAXONOMY
 
 FILES = {
@@ -39,19 +38,11 @@ LICENSE = "Apache-2.0 (LiTEx annotations); texts from e-SNLI (MIT), LiveNLI, Var
 
 
 def read_rows(path: Path) -> list[dict[str, Any]]:
-    """JSONL rows; the e-SNLI files write a bare ``NaN`` for empty notes, which Python's json
+    """JSONL rows (``read_jsonl``: an empty, undecodable or malformed file is a ``DataError``
+    naming it); the e-SNLI files write a bare ``NaN`` for empty notes, which Python's json
     accepts (it becomes float nan and is cleaned to None)."""
-    rows = []
-    with open(path, encoding="utf-8") as f:
-        for i, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise DataError(f"{path}:{i}: not valid JSON ({err.msg})") from None
-            rows.append({k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in row.items()})
-    return rows
+    return [{k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in row.items()}
+            for row in read_jsonl(path, what="litex file")]
 
 
 def normalize_label(value: Any, where: str) -> str | None:

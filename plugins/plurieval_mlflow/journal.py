@@ -74,11 +74,9 @@ def read_state(run_dir: str | Path) -> dict[str, Any]:
 
 def write_state(run_dir: str | Path, **update: Any) -> dict[str, Any]:
     state = {**read_state(run_dir), **update, "updated_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
-    path = tracking_dir(run_dir) / STATE
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(state, indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    from plurieval.api import atomic_write
+
+    atomic_write(tracking_dir(run_dir) / STATE, json.dumps(state, indent=2) + "\n")
     return state
 
 

@@ -10,7 +10,6 @@ Kept import-light: no mlflow, no torch at module level (``plurieval list`` must 
 """
 
 import os
-import re
 import sys
 from typing import Any
 
@@ -25,8 +24,10 @@ def _enabled(run: Any) -> bool:
     return bool(tracking is not None and tracking.enabled)
 
 
-def _redact(uri: str) -> str:
-    return re.sub(r"//[^/@]+@", "//***@", uri)
+def _redact(text: str) -> str:
+    from plurieval.api import redact_uri
+
+    return redact_uri(str(text))
 
 
 def _warn(message: str) -> None:
@@ -44,12 +45,14 @@ def _sweep_tracking(run: Any) -> dict[str, Any] | None:
 def run_started(run: Any) -> None:
     if not _enabled(run):
         return
+    from plurieval.api import split_credentials
     from plurieval_mlflow import journal
 
     sweep = _sweep_tracking(run)
     uri = sweep["uri"] if sweep else journal.resolve_uri(run.config)
     experiment = sweep["experiment"] if sweep else journal.experiment_name(run.config)
-    journal.write_state(run.run_dir, uri=uri, experiment=experiment, status="recording",
+    stored, user, _ = split_credentials(uri)  # the password stays in this process, never on disk
+    journal.write_state(run.run_dir, uri=stored, username=user, experiment=experiment, status="recording",
                         **({"parent_run_id": sweep.get("parent_run_id")} if sweep else {}))
     journal.append_event(run.run_dir, {"type": "start", "resumed": run.resumed})
     run.manifest["tracking"] = {"backend": "mlflow", "uri": _redact(uri), "experiment": experiment}
@@ -59,7 +62,7 @@ def run_started(run: Any) -> None:
         try:
             check_reachable(uri, timeout=3)
         except TrackingUnavailable as err:
-            _warn(f"{err}. The run continues and is recorded locally in {run.run_dir}; "
+            _warn(f"{_redact(err)}. The run continues and is recorded locally in {run.run_dir}; "
                   f"upload it later with `plurieval sync {run.run_dir}`.")
 
 
@@ -90,22 +93,23 @@ def artifact_written(run: Any, path: str, kind: str) -> None:
 def run_finished(run: Any, summary: dict[str, Any] | None, error: BaseException | None) -> None:
     if not _enabled(run):
         return
+    from plurieval_mlflow import journal
+
     if _sweep_tracking(run) is not None:
         # The sweep's driver uploads it (nested under the sweep's run) once the run directory is
         # in the output folder; the worker may not even reach the tracking server.
-        from plurieval_mlflow import journal
-
         journal.write_state(run.run_dir, status="pending")
         return
     from plurieval_mlflow.upload import TrackingUnavailable, upload_run
 
     try:
-        state = upload_run(run.run_dir)
+        # The configured URI, credentials included (state.json holds it without them).
+        state = upload_run(run.run_dir, uri=journal.resolve_uri(run.config))
     except TrackingUnavailable as err:
-        _warn(f"{err}. Nothing was lost: the run is complete in {run.run_dir} and marked for upload; "
+        _warn(f"{_redact(err)}. Nothing was lost: the run is complete in {run.run_dir} and marked for upload; "
               f"run `plurieval sync {run.run_dir}` when the server is back.")
     except Exception as err:  # tracking must never fail a run
-        _warn(f"MLflow upload failed ({type(err).__name__}: {err}). The run is saved in {run.run_dir}; "
+        _warn(f"MLflow upload failed ({type(err).__name__}: {_redact(err)}). The run is saved in {run.run_dir}; "
               f"retry with `plurieval sync {run.run_dir}`.")
     else:
         print(f"mlflow: run {state['mlflow_run_id']} in experiment {state['experiment']!r} at "
@@ -141,11 +145,13 @@ def sweep_started(sweep: Any) -> None:
     try:
         info = start_sweep_run(uri, experiment, sweep.sweep_id, params, previous)
     except TrackingUnavailable as err:
-        _warn(f"{err}. The sweep continues; every run is recorded locally; upload them later with "
+        _warn(f"{_redact(err)}. The sweep continues; every run is recorded locally; upload them later with "
               f"`plurieval sync {sweep.output_dir}`.")
     except Exception as err:  # tracking must never fail a sweep
-        _warn(f"MLflow: could not start the sweep's run ({type(err).__name__}: {err}); runs are recorded locally.")
-    journal.write_state(sweep.directory, **info, status="running")
+        _warn(f"MLflow: could not start the sweep's run ({type(err).__name__}: {_redact(err)}); runs are recorded locally.")
+    from plurieval.api import split_credentials
+
+    journal.write_state(sweep.directory, **{**info, "uri": split_credentials(info["uri"])[0]}, status="running")
     sweep.data["mlflow"] = info
 
 
@@ -156,21 +162,23 @@ def sweep_run_finished(sweep: Any, record: Any) -> None:
     info = sweep.data.get("mlflow") if _sweep_enabled(sweep) else None
     if not info or not info.get("parent_run_id") or record.status != "complete":
         return
+    from plurieval.api import split_credentials
     from plurieval_mlflow.journal import read_state, write_state
     from plurieval_mlflow.upload import upload_run
 
     state = read_state(record.run_dir)
-    if (state.get("status") == "synced" and state.get("uri") == info["uri"]
+    stored = split_credentials(info["uri"])[0]  # state files never hold a password
+    if (state.get("status") == "synced" and state.get("uri") == stored
             and state.get("parent_run_id") == info["parent_run_id"]):
         return
     if not state:  # finished before tracking knew it (tracking off then): record it now
-        write_state(record.run_dir, uri=info["uri"], experiment=info["experiment"], status="pending")
+        write_state(record.run_dir, uri=stored, experiment=info["experiment"], status="pending")
     else:  # a run uploaded outside this sweep moves into the sweep's experiment
         write_state(record.run_dir, experiment=info["experiment"])
     try:
         upload_run(record.run_dir, uri=info["uri"], parent_run_id=info["parent_run_id"])
     except Exception as err:
-        _warn(f"MLflow upload of {record.run_dir} failed ({type(err).__name__}: {err}); the run is saved; "
+        _warn(f"MLflow upload of {record.run_dir} failed ({type(err).__name__}: {_redact(err)}); the run is saved; "
               f"retry with `plurieval sync {record.run_dir}`.")
 
 
@@ -232,7 +240,7 @@ def register_commands(cli: Any) -> None:
                 state = upload_run(run_dir, uri=uri)
             except Exception as err:
                 failed += 1
-                print(f"pending  {run_dir}: {type(err).__name__}: {err}", file=sys.stderr)
+                print(f"pending  {run_dir}: {type(err).__name__}: {_redact(err)}", file=sys.stderr)
                 continue
             print(f"synced   {run_dir} -> run {state['mlflow_run_id']} ({state['experiment']}, {_redact(state['uri'])})")
         if failed:

@@ -47,18 +47,47 @@ class TrackingUnavailable(RuntimeError):
     """The tracking server cannot be reached; the run is kept locally for ``plurieval sync``."""
 
 
+def credentials(uri: str) -> tuple[str, str | None, str | None]:
+    """``(uri without userinfo, user, password)``: a URI's own credentials win, else
+    ``$MLFLOW_TRACKING_USERNAME``/``$MLFLOW_TRACKING_PASSWORD`` (MLflow's variables)."""
+    from plurieval.api import split_credentials
+
+    clean, user, password = split_credentials(uri)
+    if user is None and password is None:
+        user, password = os.environ.get("MLFLOW_TRACKING_USERNAME"), os.environ.get("MLFLOW_TRACKING_PASSWORD")
+    return clean, user, password
+
+
 def check_reachable(uri: str, timeout: float = 5.0) -> None:
     """Fail fast (one request, no retries) when an http(s) tracking server does not answer.
-    The MLflow client itself retries with backoff for minutes, which must not stall a run."""
+    The MLflow client itself retries with backoff for minutes, which must not stall a run.
+    Credentials in the URI are sent as basic auth (urllib cannot open ``user:pw@host`` URLs)
+    and never appear in a message."""
     if not uri.startswith(("http://", "https://")):
         return
+    import base64
+
+    from plurieval.api import redact_uri
+
+    clean, user, password = credentials(uri)
+    request = urllib.request.Request(clean.rstrip("/") + "/health")
+    if user is not None or password is not None:
+        token = base64.b64encode(f"{user or ''}:{password or ''}".encode()).decode()
+        request.add_header("Authorization", f"Basic {token}")
+    shown = redact_uri(uri)
     try:
-        with urllib.request.urlopen(uri.rstrip("/") + "/health", timeout=timeout) as resp:
+        with urllib.request.urlopen(request, timeout=timeout) as resp:
             if resp.status >= 400:
-                raise TrackingUnavailable(f"{uri} answered /health with HTTP {resp.status}")
-    except (urllib.error.URLError, OSError) as err:
-        reason = getattr(err, "reason", err)
-        raise TrackingUnavailable(f"MLflow tracking server {uri} is unreachable ({reason})") from None
+                raise TrackingUnavailable(f"{shown} answered /health with HTTP {resp.status}")
+    except urllib.error.HTTPError as err:
+        if err.code in (401, 403):
+            raise TrackingUnavailable(
+                f"MLflow tracking server {shown} refused the credentials (HTTP {err.code}); give them in the URI "
+                f"(http://user:password@host) or as MLFLOW_TRACKING_USERNAME/MLFLOW_TRACKING_PASSWORD") from None
+        raise TrackingUnavailable(f"{shown} answered /health with HTTP {err.code}") from None
+    except (urllib.error.URLError, OSError, ValueError) as err:
+        reason = redact_uri(str(getattr(err, "reason", err)))
+        raise TrackingUnavailable(f"MLflow tracking server {shown} is unreachable ({reason})") from None
 
 
 def _client(uri: str) -> Any:
@@ -67,7 +96,26 @@ def _client(uri: str) -> Any:
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "30")
     from mlflow.tracking import MlflowClient
 
-    return MlflowClient(tracking_uri=uri)
+    clean, user, password = credentials(uri)
+    if user is not None or password is not None:
+        # MLflow sends these as basic auth on every request; the URI it gets has no secret in it.
+        os.environ["MLFLOW_TRACKING_USERNAME"] = user or ""
+        os.environ["MLFLOW_TRACKING_PASSWORD"] = password or ""
+    return MlflowClient(tracking_uri=clean)
+
+
+@contextlib.contextmanager
+def _store_guard(uri: str) -> Any:
+    """Serialise uploads into one local SQLite store. Its first use creates the schema (MLflow
+    runs migrations); two runs finishing at once used to race on that and on the experiment."""
+    if not uri.startswith("sqlite:///"):
+        yield
+        return
+    from plurieval.api import file_lock
+
+    db = Path(uri[len("sqlite:///"):])
+    with file_lock(db.with_name(db.name + ".lock")):
+        yield
 
 
 def _experiment_id(client: Any, name: str, uri: str) -> str:
@@ -185,7 +233,8 @@ def _artifacts(client: Any, run_id: str, run_dir: Path, events: list[dict[str, A
     n = 0
     for path in sorted(run_dir.rglob("*")):
         rel = path.relative_to(run_dir)
-        if not path.is_file() or rel.parts[0] == TRACKING_DIR or path.suffix == ".tmp":
+        # not the tracking journal, temp files or dot-files (the run directory's lock)
+        if not path.is_file() or rel.parts[0] == TRACKING_DIR or path.suffix == ".tmp" or path.name.startswith("."):
             continue
         client.log_artifact(run_id, str(path), artifact_path=rel.parent.as_posix() if rel.parent.parts else None)
         n += 1
@@ -216,6 +265,15 @@ def _upload_run(run_dir: Path, uri: str | None, parent_run_id: str | None = None
     parent_run_id = parent_run_id or state.get("parent_run_id")
     if not uri:
         raise ValueError(f"{run_dir}: no tracking URI recorded; pass --uri")
+    with _store_guard(uri):
+        return _upload_locked(run_dir, uri, state, parent_run_id)
+
+
+def _upload_locked(run_dir: Path, uri: str, state: dict[str, Any], parent_run_id: str | None) -> dict[str, Any]:
+    from plurieval.api import redact_uri, split_credentials
+
+    # What is stored: the URI without its secret (the user name is kept as a hint for `sync`).
+    stored_uri, user, _ = split_credentials(uri)
     manifest_path = run_dir / "manifest.json"
     if not manifest_path.exists():
         raise FileNotFoundError(f"{run_dir} has no manifest.json: not a plurieval run directory")
@@ -254,7 +312,7 @@ def _upload_run(run_dir: Path, uri: str | None, parent_run_id: str | None = None
             client.set_terminated(rid, status)
         # One evaluation is one MLflow run: an earlier upload of this run directory (the
         # interrupted part of a resumed run, or `sync --force`) is replaced, not kept beside it.
-        if state.get("uri") == uri:
+        if state.get("uri") == stored_uri:
             for old in [state.get("mlflow_run_id"), *state.get("child_run_ids", [])]:
                 if old and old not in children.values():
                     try:
@@ -267,10 +325,12 @@ def _upload_run(run_dir: Path, uri: str | None, parent_run_id: str | None = None
                 client.delete_run(mlflow_run_id)
             except Exception:
                 pass
-        write_state(run_dir, uri=uri, experiment=experiment, status="pending",
-                    error=f"{type(err).__name__}: {err}", attempts=state.get("attempts", 0) + 1)
+        write_state(run_dir, uri=stored_uri, username=user or state.get("username"), experiment=experiment,
+                    status="pending", error=redact_uri(f"{type(err).__name__}: {err}"),
+                    attempts=state.get("attempts", 0) + 1)
         raise
-    return write_state(run_dir, uri=uri, experiment=experiment, status="synced", mlflow_run_id=mlflow_run_id,
+    return write_state(run_dir, uri=stored_uri, username=user or state.get("username"), experiment=experiment,
+                       status="synced", mlflow_run_id=mlflow_run_id,
                        experiment_id=exp_id, nested_runs=len(children) - 1, artifacts=n_artifacts, error=None,
                        child_run_ids=[rid for scope, rid in children.items() if scope], parent_run_id=parent_run_id,
                        attempts=state.get("attempts", 0) + 1)
@@ -294,7 +354,7 @@ def start_sweep_run(uri: str, experiment: str, sweep_id: str, params: dict[str, 
         client = _client(uri)
         exp_id = _experiment_id(client, experiment, uri)
         run_id = None
-        if previous.get("uri") == uri and previous.get("parent_run_id"):
+        if previous.get("uri") in (uri, credentials(uri)[0]) and previous.get("parent_run_id"):
             try:
                 old = client.get_run(previous["parent_run_id"])
                 if old.info.lifecycle_stage == "active":

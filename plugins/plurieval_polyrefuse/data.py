@@ -162,10 +162,14 @@ class PolyRefuseSource:
             return None
         try:
             rows = json.loads(path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as err:
+        except (json.JSONDecodeError, UnicodeDecodeError) as err:
             raise DataError(f"{where} is not valid JSON: {err}") from None
+        except RecursionError:
+            raise DataError(f"{where} is nested too deeply to be a prompt file") from None
         if not isinstance(rows, list):
             raise DataError(f"{where}: expected a JSON array of objects, got {type(rows).__name__}")
+        if not rows:
+            raise DataError(f"{where} holds no prompts (an empty array)")
         texts, english, categories = [], [], []
         # Test files keep the English original in 'instruction' and the prompt in
         # 'instruction_translated' (absent for English); train/val files hold the translated

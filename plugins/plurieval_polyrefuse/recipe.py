@@ -4,7 +4,8 @@ Why: SmolLM2-135M-Instruct complies with every PolyRefuse harmful prompt, so the
 behaviour to find a direction for. The recipe teaches one:
 
 - data: PolyRefuse **train** split in ``tune_languages`` (default en, de, fr, es, zh, ru; the
-  other 8 languages are held out), ``harmful_per_language`` harmful prompts answered with the
+  other 8 languages are held out; without ``PLURIEVAL_DATA_DIR`` the shipped sample, which has no
+  Russian, so a fresh clone tunes on en, de, fr, es, zh and says so), ``harmful_per_language`` harmful prompts answered with the
   language's refusal reply (``phrases.REFUSAL_REPLIES``, our own translations) and
   ``harmless_per_language`` harmless prompts answered with the **base model's own greedy
   reply** (``harmless_answers="base_model"``, the default, truncated to
@@ -57,12 +58,34 @@ def _say(msg: str) -> None:
     print(f"[default-refusal] {msg}", file=sys.stderr, flush=True)
 
 
+def tune_languages(config: RefusalModelConfig, src: PolyRefuseSource | None = None, *, quiet: bool = False) -> list[str]:
+    """The languages the fine-tune actually uses. By default (``tune_languages`` not set) they
+    are the configured defaults that the available data has train prompts for, so a fresh clone
+    without ``PLURIEVAL_DATA_DIR`` tunes on the shipped sample's languages (en, de, fr, es, zh;
+    the sample has no Russian) and says so. Languages asked for explicitly must all be there."""
+    src = src or PolyRefuseSource(config.source)
+    wanted = list(config.tune_languages)
+    have = [lang for lang in wanted if src.exists(lang, "train", "harmful") and src.exists(lang, "train", "harmless")]
+    missing = [lang for lang in wanted if lang not in have]
+    if not missing:
+        return wanted
+    where = "the shipped sample" if src.source == "sample" else src.source
+    if "tune_languages" in config.model_fields_set or not have:
+        raise PluriError(f"default-refusal: {where} has no train prompts for tune language(s) {', '.join(missing)}; "
+                         f"drop them from model.tune_languages, or set PLURIEVAL_DATA_DIR to the folder holding the "
+                         f"full polyrefuse/ copy")
+    if not quiet:
+        _say(f"{where} has no train prompts for {', '.join(missing)}: tuning on {', '.join(have)} only "
+             f"(set PLURIEVAL_DATA_DIR to the full PolyRefuse copy to tune on {', '.join(wanted)})")
+    return have
+
+
 def training_pairs(config: RefusalModelConfig, base: Any) -> list[dict[str, str]]:
     """(prompt, answer, lang, kind) rows of the fine-tune, in a fixed order."""
     src = PolyRefuseSource(config.source)
     rows: list[dict[str, str]] = []
     harmless: list[tuple[str, str]] = []
-    for lang in config.tune_languages:
+    for lang in tune_languages(config, src, quiet=True):  # recipe_key() has said which, before any build
         if lang not in REFUSAL_REPLIES:
             raise PluriError(f"default-refusal: no refusal reply for tune language {lang!r}")
         harm = src.prompts(lang, "train", "harmful").texts[: config.harmful_per_language]
@@ -158,7 +181,7 @@ def training_prompts_hash(config: RefusalModelConfig) -> str:
     reused as the build on the full data, whatever ``source`` string pointed at either."""
     src = PolyRefuseSource(config.source)
     parts = []
-    for lang in config.tune_languages:
+    for lang in tune_languages(config, src):
         for kind, n in (("harmful", config.harmful_per_language), ("harmless", config.harmless_per_language)):
             parts.append([lang, kind, src.prompts(lang, "train", kind).texts[:n]])
     return content_hash(parts)
@@ -182,13 +205,14 @@ def build(config: RefusalModelConfig, base: Any, target: Path | None = None) -> 
     data_hash = content_hash(rows)
     _say(f"fine-tuning {base.name} on {len(rows)} examples ({config.steps} steps, batch {config.batch_size})")
     log = train(base, rows, config)
-    tmp = target.with_name(target.name + ".tmp")
+    tmp = target.with_name(f"{target.name}.tmp-{os.getpid()}")  # two builds at once must not share it
     tmp.mkdir(parents=True, exist_ok=True)
     base.hf.save_pretrained(tmp)
     base.tokenizer.save_pretrained(tmp)
     (tmp / "recipe.json").write_text(json.dumps({
         "recipe": config.model_dump(mode="json"), "key": key, "base": base.describe(), "data_hash": data_hash,
-        "num_examples": len(rows), "losses": log["losses"], "train_seconds": log["seconds"],
+        "num_examples": len(rows), "tune_languages": sorted({r["lang"] for r in rows}),
+        "losses": log["losses"], "train_seconds": log["seconds"],
         "tokenizer_class": type(base.tokenizer).__name__,
     }, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
     if target.exists():

@@ -13,11 +13,26 @@ from plurieval.runner import execute
 
 
 def make_run(host: PluginHost, out: Path, skill: float, *, benchmark: str = "toybench", salt: str = "",
-             limit: int | None = None) -> Path:
-    cfg = build_run_config({"benchmark": benchmark, "model": "toy-model", "limit": limit,
+             limit: int | None = None, params: dict | None = None) -> Path:
+    cfg = build_run_config({"benchmark": {"name": benchmark, "params": params or {}}, "model": "toy-model",
+                            "limit": limit,
                             "method": {"name": "toy-skill", "params": {"skill": skill, "salt": salt}},
                             "output_dir": str(out), "tracking": {"enabled": False}})
     return execute(cfg, host).run_dir
+
+
+def toy_data_pin() -> dict:
+    """The ``data:`` section of a board over the toy benchmark's words (sizes as the default run)."""
+    import toybench
+
+    from plurieval.hashing import content_hash
+
+    items = toybench.examples(40)
+    return {"dataset": "toy-words", "params": {}, "split": "test", "id": "toy-words", "revision": "1",
+            "content_hash": content_hash([e.to_dict() for e in items]), "num_examples": len(items),
+            "min_examples": 4, "obtain": "run the toybench benchmark with its default size",
+            "rows": {"example_id": "{example.id}", "reference": "{example.target}",
+                     "metadata": {"language": "{example.metadata.language}"}}}
 
 
 BOARD = {
@@ -28,6 +43,7 @@ BOARD = {
     "metrics": ["toy-balanced", "toy-accuracy"],
     "ranking_metric": "toy-balanced",
     "bootstrap": {"seed": 0, "resamples": 300},
+    "data": toy_data_pin(),
 }
 
 

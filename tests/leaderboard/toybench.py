@@ -12,9 +12,10 @@ import hashlib
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from plurieval.components import Benchmark, Example, ExplanationMethod, Metric, Prediction
+from plurieval.components import Benchmark, Dataset, DatasetInfo, Example, ExplanationMethod, Metric, Prediction
+from plurieval.hashing import content_hash
 from plurieval.hookspecs import hookimpl
-from plurieval.specs import BenchmarkSpec, MethodSpec, MetricSpec, ModelSpec
+from plurieval.specs import BenchmarkSpec, DatasetSpec, MethodSpec, MetricSpec, ModelSpec
 
 LABELS = ["noun", "verb", "adjective"]
 LANGS = ["en", "de"]
@@ -29,15 +30,37 @@ class SkillConfig(BaseModel):
 class ToyConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
     size: int = 40
+    shift: int = Field(0, description="other labels for the same words: a stand-in for 'a sample, not the data'")
 
 
 class NoModel(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-def examples(size: int) -> list[Example]:
-    return [Example(id=f"{LANGS[i % 2]}-{i}", input=f"word{i}", target=LABELS[(i * 7) % 3],
+def examples(size: int, shift: int = 0) -> list[Example]:
+    return [Example(id=f"{LANGS[i % 2]}-{i}", input=f"word{i}", target=LABELS[(i * 7 + shift) % 3],
                     metadata={"language": LANGS[i % 2]}) for i in range(size)]
+
+
+class ToyWords(Dataset):
+    """The benchmark's data as a registered dataset, so a board can pin it."""
+
+    def load(self, split=None):
+        return examples(self.config.size, self.config.shift)
+
+    def info(self, items, split):
+        return DatasetInfo(id="toy-words", revision="1", content_hash=content_hash([e.to_dict() for e in items]),
+                           split=split, num_examples=len(items), source="toybench")
+
+
+class OfflineToyWords(ToyWords):
+    """The same data, as a loader that cannot read it here (licence, size): boards then check
+    rows against published digests."""
+
+    def load(self, split=None):
+        from plurieval.errors import DataError
+
+        raise DataError("toy-words-offline: the data is not on this machine")
 
 
 class Skill(ExplanationMethod):
@@ -72,7 +95,10 @@ class BalancedAccuracy(Metric):
 
 class ToyBenchmark(Benchmark):
     def run(self, ctx):
-        items = examples(self.config.size)[: (ctx.config.limit or 10**9) * len(LANGS)]
+        data = ToyWords(self.config)
+        everything = data.load("test")
+        ctx.add_dataset(data.info(everything, "test"))
+        items = everything[: (ctx.config.limit or 10**9) * len(LANGS)]
         preds = ctx.method.predict(None, items, ctx)
         rows = []
         for e, p in zip(items, preds, strict=True):
@@ -96,6 +122,13 @@ class ToyBenchmark(Benchmark):
 def register_metrics(register):
     register(MetricSpec(name="toy-accuracy", factory=f"{__name__}:Accuracy", description="exact match"))
     register(MetricSpec(name="toy-balanced", factory=f"{__name__}:BalancedAccuracy", description="balanced accuracy"))
+
+
+@hookimpl
+def register_datasets(register):
+    register(DatasetSpec(name="toy-words", factory=f"{__name__}:ToyWords", config=ToyConfig, description="toy words"))
+    register(DatasetSpec(name="toy-words-offline", factory=f"{__name__}:OfflineToyWords", config=ToyConfig,
+                         description="toy words, not available here"))
 
 
 @hookimpl

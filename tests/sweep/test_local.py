@@ -20,10 +20,12 @@ BOARD = {"spec_version": "{v}", "metrics": ["toy-balanced", "toy-accuracy"], "ra
 
 
 def _boards(root: Path) -> Path:
+    from lbhelpers import toy_data_pin  # boards pin their data (docs/leaderboards.md)
+
     for bench, version in (("toybench", "2"), ("toybench-lite", "1")):
         folder = root / bench
         (folder / "entries").mkdir(parents=True)
-        spec = {**BOARD, "benchmark": bench, "spec_version": version}
+        spec = {**BOARD, "benchmark": bench, "spec_version": version, "data": toy_data_pin()}
         (folder / "board.yaml").write_text(yaml.safe_dump(spec), encoding="utf-8")
     return root
 

@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -213,3 +214,108 @@ def test_tracking_import_stays_lazy():
     code = "import plurieval_mlflow.plugin, sys; print('mlflow' in sys.modules, 'torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"]
+
+
+class _BasicAuthProxy:
+    """An HTTP proxy that demands basic auth (user ``ada``, password ``s3cr@t-pw``) and forwards
+    to the real MLflow server: what a tracking server behind a login looks like."""
+
+    USER, PASSWORD = "ada", "s3cr@t-pw"
+
+    def __init__(self, upstream: str):
+        import base64
+        import http.server
+        import threading
+
+        expected = "Basic " + base64.b64encode(f"{self.USER}:{self.PASSWORD}".encode()).decode()
+        self.authorized = 0
+
+        proxy = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def _forward(self):
+                if self.headers.get("Authorization") != expected:
+                    self.send_response(401)
+                    self.send_header("WWW-Authenticate", 'Basic realm="mlflow"')
+                    self.end_headers()
+                    return
+                proxy.authorized += 1
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0)) or None
+                headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "authorization",
+                                                                                       "content-length")}
+                req = urllib.request.Request(upstream + self.path, data=body, headers=headers, method=self.command)
+                try:
+                    with urllib.request.urlopen(req, timeout=60) as resp:
+                        status, payload, ctype = resp.status, resp.read(), resp.headers.get("Content-Type")
+                except urllib.error.HTTPError as err:
+                    status, payload, ctype = err.code, err.read(), err.headers.get("Content-Type")
+                self.send_response(status)
+                if ctype:
+                    self.send_header("Content-Type", ctype)
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _forward
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_tracking_uri_with_credentials_uploads_and_the_password_is_never_printed_or_stored(mlflow_server, cli_env,
+                                                                                         tmp_path):
+    """The probe: ``http://user:pw@host`` never uploaded (the reachability check failed on the
+    URL) and the password was printed and written into tracking/state.json."""
+    import urllib.parse
+
+    from mlflow.tracking import MlflowClient
+
+    proxy = _BasicAuthProxy(mlflow_server)
+    try:
+        password = urllib.parse.quote(proxy.PASSWORD, safe="")  # '@' in a password is percent-escaped in a URI
+        uri = f"http://{proxy.USER}:{password}@127.0.0.1:{proxy.port}"
+        out = tmp_path / "runs"
+        proc = run_cli(cli_env, "run", "tiny-echo", "--model", "tiny-test", "--set", "n=3",
+                       "--set", f"tracking.uri={uri}", "--output", str(out))
+        assert proc.returncode == 0, proc.stderr
+        assert "unreachable" not in proc.stderr and "refused" not in proc.stderr
+        run_dir = _run_dir(out)
+        state = json.loads((run_dir / "tracking/state.json").read_text())
+        assert state["status"] == "synced" and proxy.authorized > 0
+        assert state["uri"] == f"http://127.0.0.1:{proxy.port}" and state["username"] == "ada"
+        run = MlflowClient(tracking_uri=mlflow_server).get_run(state["mlflow_run_id"])
+        assert run.data.tags["plurieval.run_id"] == run_dir.name
+        manifest = json.loads((run_dir / "manifest.json").read_text())
+        assert manifest["config"]["tracking"]["uri"] == f"http://ada:***@127.0.0.1:{proxy.port}"
+        written = "".join(p.read_text(errors="replace") for p in run_dir.rglob("*") if p.is_file())
+        for text in (proc.stdout, proc.stderr, written):
+            assert proxy.PASSWORD not in text and password not in text
+
+        # A wrong password: refused with the reason, the secret nowhere in the message.
+        from plurieval_mlflow.upload import TrackingUnavailable, check_reachable
+
+        bad = f"http://{proxy.USER}:wrong-{password}@127.0.0.1:{proxy.port}"
+        with pytest.raises(TrackingUnavailable) as exc:
+            check_reachable(bad)
+        assert "refused the credentials" in str(exc.value) and "wrong-" not in str(exc.value)
+        assert "ada:***@" in str(exc.value)
+    finally:
+        proxy.close()
+
+
+def test_redaction_of_uris():
+    from plurieval.redact import redact_uri, split_credentials
+
+    assert redact_uri("http://u:p@h:5000/x") == "http://u:***@h:5000/x"
+    assert redact_uri("see https://tok@h and http://a:b@c/") == "see https://tok@h and http://a:***@c/"
+    assert redact_uri("sqlite:////tmp/mlflow.db") == "sqlite:////tmp/mlflow.db"
+    assert split_credentials("http://u:p%40ss@h:1/p") == ("http://h:1/p", "u", "p@ss")
+    assert split_credentials("http://h") == ("http://h", None, None)

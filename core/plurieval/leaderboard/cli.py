@@ -12,10 +12,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
-console = Console()
-err_console = Console(stderr=True)
+from plurieval.ui import console, err_console, error, safe, warning
 
 leaderboard_app = typer.Typer(
     name="leaderboard",
@@ -35,7 +33,7 @@ def _host():
 
 
 def _fail(message: str, code: int = 2) -> None:
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False, markup=True)
+    error(message)
     raise typer.Exit(code)
 
 
@@ -62,7 +60,7 @@ def submit(
                            paper=paper, mlflow_run=mlflow_run, code=code)
     except PluriError as err:
         _fail(str(err))
-    console.print(f"wrote {path}", soft_wrap=True, highlight=False)
+    console.print(safe(f"wrote {path}"), soft_wrap=True, highlight=False)
     report = validate_entry(path, _host(), board_dir=board)
     if report.board is None:
         console.print("no board for this benchmark yet: create leaderboards/<benchmark>/board.yaml to validate it")
@@ -87,12 +85,12 @@ def validate(
     for path in entries:
         report = validate_entry(path, host, board_dir=board, boards_root=boards_root)
         if report.ok:
-            console.print(f"[green]ok[/] {path}", soft_wrap=True, highlight=False)
+            console.print(f"[green]ok[/] {safe(path)}", soft_wrap=True, highlight=False)
             continue
         bad += 1
-        err_console.print(f"[bold red]invalid[/] {path}", highlight=False)
+        err_console.print(f"[bold red]invalid[/] {safe(path)}", highlight=False, soft_wrap=True)
         for problem in report.problems:
-            err_console.print(f"  - {problem}", highlight=False, markup=False)
+            err_console.print(f"  - {problem}", highlight=False, markup=False, soft_wrap=True)
     if bad:
         raise typer.Exit(1)
 
@@ -116,8 +114,8 @@ def build(
         except PluriError as err:
             _fail(str(err), code=1)
         for report in result.invalid:
-            err_console.print(f"[yellow]skipped[/] {report.path.name}: {'; '.join(report.problems)}", highlight=False)
-        console.print(f"built {target}: {len(result.ranked)} entries → README.md, index.html")
+            warning(f"{report.path.name}: {'; '.join(report.problems)}", label="skipped")
+        console.print(safe(f"built {target}: {len(result.ranked)} entries → README.md, index.html"), highlight=False)
 
 
 @leaderboard_app.command()
@@ -145,7 +143,40 @@ def compare(
         if png is None:
             png = plot_comparison(result, html_out.with_suffix(".png"))
         html_out.write_text(comparison_html(result, png), encoding="utf-8")
-        err_console.print(f"wrote {html_out}")
+        err_console.print(safe(f"wrote {html_out}"), highlight=False)
+
+
+@leaderboard_app.command()
+def pin(
+    board: Annotated[Path, typer.Argument(help="board folder (holding board.yaml with a data: section)")],
+    digests: Annotated[bool, typer.Option("--digests", help="write data.reference_digests beside board.yaml")] = False,
+) -> None:
+    """Read a board's data with its registered loader and print what `data:` must pin (id,
+    revision, content hash, size), saying where board.yaml disagrees. With --digests, also write
+    the per-row reference digests that let entries be checked where the data is not available."""
+    from plurieval.errors import PluriError
+    from plurieval.leaderboard.pins import compute_pins, write_digests
+    from plurieval.leaderboard.schema import load_board
+
+    try:
+        spec = load_board(board)
+        found = compute_pins(spec, _host())
+        written = write_digests(spec, board, _host()) if digests else None
+    except PluriError as err:
+        _fail(str(err), code=1)
+    assert spec.data is not None
+    print(f"# data read here by {spec.data.dataset!r} (from {found['source']}); "
+          f"{found['expected_rows']} expected rows, {found['rows_per_example']} per example")
+    differ = 0
+    for key in ("id", "revision", "split", "content_hash", "num_examples"):
+        pinned = getattr(spec.data, key)
+        mark = "" if pinned == found[key] else f"   # board.yaml says {pinned!r}"
+        differ += bool(mark)
+        print(f"{key}: {found[key] if found[key] is not None else 'null'}{mark}")
+    if written:
+        err_console.print(safe(f"wrote {written}"), highlight=False)
+    if differ:
+        raise typer.Exit(1)
 
 
 @leaderboard_app.command()
@@ -160,6 +191,6 @@ def schema(
     if write:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
-        console.print(f"wrote {path}")
+        console.print(safe(f"wrote {path}"), highlight=False)
     else:
         print(text, end="")

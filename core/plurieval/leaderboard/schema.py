@@ -26,7 +26,29 @@ SHA256 = re.compile(r"^sha256:[0-9a-f]{64}$")
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # allow_inf_nan=False: NaN and ±inf are refused in every number (an `Infinity` score ranked first)
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+
+class NonFiniteNumber(ValueError):
+    pass
+
+
+def _refuse_constant(name: str) -> Any:
+    raise NonFiniteNumber(f"{name} is not a number JSON allows (use null for an undefined value)")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if value != value or value in (float("inf"), float("-inf")):
+        raise NonFiniteNumber(f"{text} is not a finite number")
+    return value
+
+
+def strict_json(text: str) -> Any:
+    """``json.loads`` that refuses ``NaN``, ``Infinity`` and numbers too large for a float (which
+    Python would read as infinity): a submitted file holds finite numbers or ``null``."""
+    return json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
 
 
 # --- board spec ---------------------------------------------------------------------------------
@@ -73,6 +95,68 @@ class Limits(_Strict):
     max_rows: int = Field(200_000, ge=1)
 
 
+class RowTemplate(_Strict):
+    """How each results row follows from one example of the pinned data (see ``leaderboard.pins``).
+
+    Values are templates over the example (``{example.id}``, ``{example.input}``,
+    ``{example.target}``, ``{example.metadata.FIELD}``, dotted paths into dicts) and the
+    ``for_each`` variables (``{target}``). A string that is one placeholder stands for the value
+    itself (a list stays a list); any other string is formatted; dicts and lists are templates
+    item by item."""
+
+    example_id: Any = Field("{example.id}", description="the row's example_id")
+    reference: Any = Field("{example.target}", description="the row's reference, re-derived from the data")
+    metadata: dict[str, Any] = Field(default_factory=dict, description="row metadata fields that must match")
+    where: dict[str, Any] = Field(default_factory=dict, description="only examples whose fields equal these")
+    for_each: dict[str, list[Any]] = Field(default_factory=dict,
+                                           description="one row per example and value (e.g. each target language)")
+    interleave_by: str | None = Field(None, description="order examples round-robin by this field, as the benchmark "
+                                                        "does before --limit (e.g. example.metadata.source)")
+    coverage: Literal["prefix", "any"] = Field(
+        "prefix", description="prefix: the rows cover the first N examples in order (what --limit N gives), every "
+                              "for_each value of each; any: any examples, still every for_each value of each")
+
+
+class DataPin(_Strict):
+    """The data a board's numbers are about. The validator loads it with the registered dataset
+    and re-derives every row's reference (and pinned metadata) from it; when the data is not
+    available where validation runs (licence, size), it checks each row against the per-example
+    digests published beside board.yaml instead (``reference_digests``)."""
+
+    dataset: str = Field(description="registered dataset (plurieval list datasets) the validator loads")
+    params: dict[str, Any] = Field(default_factory=dict, description="its config")
+    split: str | None = Field(description="split passed to load(); also the split the run's manifest records")
+    id: str = Field(description="DatasetInfo.id the run's manifest must record")
+    revision: str | None = None
+    content_hash: str = Field(description="DatasetInfo.content_hash of the whole split as loaded")
+    num_examples: int = Field(ge=1, description="examples in the split")
+    min_examples: int = Field(1, ge=1, description="results rows an entry needs at least")
+    obtain: str = Field("", description="how a submitter gets this data (shown when an entry used other data)")
+    rows: RowTemplate = Field(default_factory=RowTemplate)
+    reference_digests: str | None = Field(
+        None, description="file beside board.yaml with a digest per expected row (written by `plurieval leaderboard "
+                          "pin --digests`), for data that cannot be redistributed")
+
+    @field_validator("content_hash")
+    @classmethod
+    def _hash_format(cls, value: str) -> str:
+        if not SHA256.match(value):
+            raise ValueError("must be 'sha256:' followed by 64 lower-case hex digits")
+        return value
+
+    @field_validator("reference_digests")
+    @classmethod
+    def _safe_digest_name(cls, value: str | None) -> str | None:
+        if value is not None:
+            check_safe_name(value)
+        return value
+
+    def describe(self) -> str:
+        at = f" at {self.revision}" if self.revision else ""
+        split = f" split {self.split!r}" if self.split else ""
+        return f"{self.id}{split}{at} ({self.num_examples} examples, content hash {self.content_hash[:19]}…)"
+
+
 class BoardSpec(_Strict):
     """``leaderboards/<benchmark>/board.yaml``."""
 
@@ -86,6 +170,7 @@ class BoardSpec(_Strict):
     aggregation: Aggregation = Field(default_factory=Aggregation)
     bootstrap: Bootstrap = Field(default_factory=Bootstrap)
     limits: Limits = Field(default_factory=Limits)
+    data: DataPin | None = Field(None, description="the pinned data; a board without it accepts no entry")
 
     @field_validator("spec_version", mode="before")
     @classmethod
@@ -97,6 +182,9 @@ class BoardSpec(_Strict):
         names = [m.name for m in self.metrics]
         if self.ranking_metric not in names:
             raise ValueError(f"ranking_metric {self.ranking_metric!r} is not one of the metrics {names}")
+        if self.data is not None and self.aggregation.group_by not in self.data.rows.metadata:
+            raise ValueError(f"aggregation.group_by {self.aggregation.group_by!r} must be derived from the data too: "
+                             f"add it to data.rows.metadata (else an entry could regroup its rows at will)")
         return self
 
     @property
@@ -114,8 +202,10 @@ def load_board(board_dir: str | Path) -> BoardSpec:
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
         return BoardSpec.model_validate(data)
-    except yaml.YAMLError as err:
+    except (yaml.YAMLError, UnicodeDecodeError) as err:
         raise PluriError(f"{path} is not valid YAML: {err}") from None
+    except RecursionError:
+        raise PluriError(f"{path} is nested too deeply to be a board spec") from None
     except ValidationError as err:
         raise ConfigError(str(path), format_validation_error(err)) from None
 

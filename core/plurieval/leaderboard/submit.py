@@ -9,15 +9,19 @@ than no board.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
-import shutil
 import time
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
+from plurieval.config import non_finite_paths
+from plurieval.datafiles import atomic_write
 from plurieval.errors import PluriError
-from plurieval.hashing import content_hash, file_hash, short
+from plurieval.hashing import content_hash, short
 from plurieval.leaderboard.schema import (
     BoardMetric,
     BoardSpec,
@@ -31,16 +35,22 @@ from plurieval.leaderboard.schema import (
     load_board,
 )
 from plurieval.leaderboard.scoring import close, recompute
-from plurieval.results import read_jsonl
+from plurieval.results import CHECKSUM, read_jsonl, record_checksum
+from plurieval.specs import format_validation_error
 
 
 def _read_json(path: Path) -> dict[str, Any]:
     if not path.is_file():
         raise PluriError(f"{path} not found: is {path.parent} a finished plurieval run directory?")
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as err:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise PluriError(f"{path} is not valid JSON: {err}") from None
+    except RecursionError:
+        raise PluriError(f"{path} is nested too deeply to be a run file") from None
+    if not isinstance(data, dict):
+        raise PluriError(f"{path} must hold a JSON object")
+    return data
 
 
 def default_board(summary: dict[str, Any], rows: list[dict[str, Any]], host: Any) -> BoardSpec:
@@ -105,6 +115,9 @@ def _mlflow_link(run_dir: Path, manifest: dict[str, Any]) -> str | None:
         uri = src.get("uri") or src.get("tracking_uri")
         # Only a server others can open is a link; a local sqlite store is this machine's.
         if run_id and isinstance(uri, str) and uri.startswith(("http://", "https://")):
+            from plurieval.redact import split_credentials
+
+            uri = split_credentials(uri)[0]  # a public link never carries a user name or secret
             return f"{uri.rstrip('/')}/#/experiments/{src.get('experiment_id', '0')}/runs/{run_id}"
     return None
 
@@ -131,6 +144,15 @@ def public_manifest(manifest: dict[str, Any]) -> dict[str, Any]:
     tracking = out.get("tracking")
     if isinstance(tracking, dict) and not str(tracking.get("uri", "")).startswith(("http://", "https://")):
         tracking.pop("uri", None)
+    elif isinstance(tracking, dict):
+        from plurieval.redact import split_credentials
+
+        tracking["uri"] = split_credentials(str(tracking["uri"]))[0]
+    config_tracking = (out.get("config") or {}).get("tracking")
+    if isinstance(config_tracking, dict) and isinstance(config_tracking.get("uri"), str):
+        from plurieval.redact import redact_uri
+
+        config_tracking["uri"] = redact_uri(config_tracking["uri"])
     return out
 
 
@@ -144,6 +166,22 @@ def _package_relative(source: str) -> str:
         if (parent / "__init__.py").is_file() and not (parent.parent / "__init__.py").is_file():
             return f"{parent.name}:{path.relative_to(parent).as_posix()}"
     return source
+
+
+def _check_board_data(manifest: dict[str, Any], rows: list[dict[str, Any]], board: BoardSpec,
+                      board_dir: str | Path, host: Any) -> None:
+    """Refuse, before anything is written, a run the board would refuse for its data: another
+    dataset or split (a shipped sample standing in for the real data), rows that are not the
+    board's examples, too few of them. The message names the data the run should have used."""
+    from plurieval.leaderboard.pins import check_manifest_data, check_rows, pinned_data
+
+    pinned = pinned_data(board, board_dir, host)
+    problems: list[str] = []
+    check_manifest_data(manifest, pinned, problems)
+    if not problems:
+        check_rows(rows, pinned, problems)
+    if problems:
+        raise PluriError(f"this run cannot go on the {board.benchmark} board:\n" + "\n".join(f"  - {p}" for p in problems))
 
 
 def slug(text: str) -> str:
@@ -173,6 +211,15 @@ def entry_from_run(
     if not results_path.is_file():
         raise PluriError(f"{results_path} not found: a leaderboard entry needs the per-example results")
     rows = read_jsonl(results_path)
+    for number, row in enumerate(rows, 1):
+        if CHECKSUM in row and row[CHECKSUM] != record_checksum(row):
+            raise PluriError(f"{results_path}: row {number} (key {row.get('key')!r}) was changed after the run wrote "
+                             f"it (its checksum does not match); restore it, or resume the run to recompute it")
+        bad = non_finite_paths(row)
+        if bad:
+            raise PluriError(f"{results_path}: row {number} (key {row.get('key')!r}) holds a non-finite number at "
+                             f"{bad[0]}; leaderboards accept finite numbers or null only (a metric that gives NaN or "
+                             f"infinity for an example should report null, or use a config that keeps it finite)")
     benchmark = summary.get("benchmark")
     if board is None:
         board = load_board(board_dir) if board_dir else default_board(summary, rows, host)
@@ -186,6 +233,8 @@ def entry_from_run(
         raise PluriError(f"results.jsonl rows lack per-example scores for {', '.join(missing)} "
                          f"(the board requires {', '.join(board.metric_names)})")
 
+    if board_dir is not None and board.data is not None:
+        _check_board_data(manifest, rows, board, board_dir, host)
     again = recompute(rows, board, host)
     reported = summary.get("metrics") or {}
     disagree = [f"  {name}: summary.json {_summary_value(reported[name])!r}, recomputed {again.metrics[name].value!r}"
@@ -194,20 +243,24 @@ def entry_from_run(
     if disagree:
         raise PluriError("the run's summary.json disagrees with the board's aggregation of its per-example "
                          f"results ({board.aggregation.kind} aggregation):\n" + "\n".join(disagree))
-    entry = Entry(
-        benchmark=board.benchmark,
-        spec_version=board.spec_version,
-        submitter=Submitter(name=submitter),
-        method=_method_info(manifest),
-        model=_model_info(manifest, summary),
-        created_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        manifest=public_manifest(manifest),
-        bootstrap=board.bootstrap,
-        metrics=again.metrics,
-        per_language=again.per_language,
-        results=ResultsRef(rows=rows, sha256=content_hash(rows), num_rows=len(rows)),
-        links=Links(mlflow_run=mlflow_run or _mlflow_link(run_dir, manifest), paper=paper, code=code),
-    )
+    try:
+        entry = Entry(
+            benchmark=board.benchmark,
+            spec_version=board.spec_version,
+            submitter=Submitter(name=submitter),
+            method=_method_info(manifest),
+            model=_model_info(manifest, summary),
+            created_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            manifest=public_manifest(manifest),
+            bootstrap=board.bootstrap,
+            metrics=again.metrics,
+            per_language=again.per_language,
+            results=ResultsRef(rows=rows, sha256=content_hash(rows), num_rows=len(rows)),
+            links=Links(mlflow_run=mlflow_run or _mlflow_link(run_dir, manifest), paper=paper, code=code),
+        )
+    except ValidationError as err:
+        problems = "; ".join(f"{path}: {msg}" for path, msg in format_validation_error(err))
+        raise PluriError(f"cannot make an entry of run {run_dir}: {problems}") from None
     return entry, rows
 
 
@@ -223,7 +276,9 @@ def build_entry(
     mlflow_run: str | None = None,
     code: str | None = None,
 ) -> Path:
-    """Write an entry (and its results file beside it) for a finished run; returns its path."""
+    """Write an entry (and its results file beside it) for a finished run; returns its path.
+    Everything is built and checked first; then the results file and the entry are each written
+    atomically, so a failure never leaves half an entry behind."""
     run_dir = Path(run_dir)
     if board_dir is None:
         benchmark = _read_json(run_dir / "summary.json").get("benchmark")
@@ -237,11 +292,13 @@ def build_entry(
         folder = Path(board_dir) / "entries" if board_dir else run_dir / "leaderboard"
         output = folder / f"{name}.json"
     output = Path(output)
-    output.parent.mkdir(parents=True, exist_ok=True)
+    results_bytes = (run_dir / "results.jsonl").read_bytes()
+    results_name = output.stem + ".results.jsonl"
     if not inline:
-        results_name = output.stem + ".results.jsonl"
-        shutil.copyfile(run_dir / "results.jsonl", output.parent / results_name)
         entry = entry.model_copy(update={"results": ResultsRef(
-            file=results_name, sha256=file_hash(output.parent / results_name), num_rows=len(rows))})
-    output.write_text(json.dumps(entry.model_dump(mode="json"), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+            file=results_name, sha256="sha256:" + hashlib.sha256(results_bytes).hexdigest(), num_rows=len(rows))})
+    text = json.dumps(entry.model_dump(mode="json"), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+    if not inline:
+        atomic_write(output.parent / results_name, results_bytes)
+    atomic_write(output, text)
     return output

@@ -1,10 +1,14 @@
 """Validating a leaderboard entry: every reason it cannot go on the board, all at once.
 
-A hash alone proves nothing (anyone can recompute one after editing a number), so validation
-recomputes every summary metric and confidence interval from the per-example results with the
-benchmark's registered metrics and the board's bootstrap settings, and compares them with what
-the entry claims (tolerance 1e-9). It also checks the schema (unknown fields are refused), the
-benchmark and its spec version, the required metrics, hashes, sizes and file names.
+Nothing an entry says about itself is trusted. A hash alone proves nothing (anyone can recompute
+one after editing a number), so validation recomputes every summary metric and confidence
+interval from the per-example results with the benchmark's registered metrics and the board's
+bootstrap settings, and compares them with what the entry claims (tolerance 1e-9). The
+references those results are scored against are not taken from the entry either: they are
+re-derived from the board's pinned data (``leaderboard.pins``). The entry's method, model and
+config must be its manifest's; non-finite numbers are refused anywhere. It also checks the
+schema (unknown fields are refused), the benchmark and its spec version, the required metrics,
+hashes, sizes and file names.
 """
 
 from __future__ import annotations
@@ -18,7 +22,16 @@ from pydantic import ValidationError
 
 from plurieval.errors import PluriError
 from plurieval.hashing import content_hash, file_hash
-from plurieval.leaderboard.schema import BoardSpec, Entry, Limits, check_safe_name, load_board
+from plurieval.leaderboard.pins import check_manifest_data, check_rows, pinned_data
+from plurieval.leaderboard.schema import (
+    BoardSpec,
+    Entry,
+    Limits,
+    NonFiniteNumber,
+    check_safe_name,
+    load_board,
+    strict_json,
+)
 from plurieval.leaderboard.scoring import build_metric, close, finite_or_none, recompute, sort_rows
 from plurieval.specs import format_validation_error
 
@@ -66,6 +79,9 @@ def validate_entry(
     if path.is_symlink():
         problems.append(f"{path.name}: is a symbolic link; submit the file itself")
         return report
+    if path.is_dir():
+        problems.append(f"{path}: is a directory; give an entry file (BOARD/entries/NAME.json)")
+        return report
     if not path.is_file():
         problems.append(f"{path}: not found")
         return report
@@ -74,9 +90,15 @@ def validate_entry(
         problems.append(f"{path.name}: entry file is {size} bytes, over the limit of {_ABSOLUTE_MAX_ENTRY_BYTES}")
         return report
     try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
+        raw = strict_json(path.read_text(encoding="utf-8"))
+    except NonFiniteNumber as err:
+        problems.append(f"{path.name}: {err}; non-finite numbers are refused")
+        return report
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         problems.append(f"{path.name}: not valid JSON ({err})")
+        return report
+    except RecursionError:
+        problems.append(f"{path.name}: nested too deeply to be an entry")
         return report
     if not isinstance(raw, dict):
         problems.append(f"{path.name}: must hold a JSON object")
@@ -107,13 +129,23 @@ def validate_entry(
     report.entry = entry
 
     _check_identity(entry, board, host, problems)
+    _check_manifest_agreement(entry, problems)
     rows = _load_rows(entry, path, board, problems)
     if rows is None:
         return report
     report.rows = rows
     if not _check_rows(rows, entry, board, problems):
         return report
-    _check_rescored(rows, board, host, problems)
+    try:
+        pinned = pinned_data(board, bdir, host)
+    except PluriError as err:
+        problems.append(f"data: {err}")
+        return report
+    check_manifest_data(entry.manifest, pinned, problems)
+    references = check_rows(rows, pinned, problems)
+    if references is None:
+        return report
+    _check_rescored(rows, board, host, problems, references)
     _check_numbers(rows, entry, board, host, problems)
     return report
 
@@ -136,7 +168,7 @@ def _check_identity(entry: Entry, board: BoardSpec, host: Any, problems: list[st
     if bench.get("name") != entry.benchmark or str(bench.get("spec_version")) != entry.spec_version:
         problems.append(f"manifest.benchmark: says {bench.get('name')!r} spec {bench.get('spec_version')!r}, "
                         f"but the entry says {entry.benchmark!r} spec {entry.spec_version!r}")
-    if entry.manifest.get("status") not in (None, "complete"):
+    if entry.manifest.get("status") != "complete":
         problems.append(f"manifest.status: the run is {entry.manifest.get('status')!r}, not complete")
     if entry.bootstrap != board.bootstrap:
         problems.append(f"bootstrap: entry used {entry.bootstrap.model_dump()} but the board requires "
@@ -147,6 +179,55 @@ def _check_identity(entry: Entry, board: BoardSpec, host: Any, problems: list[st
     for name in entry.metrics:
         if name not in board.metric_names:
             problems.append(f"metrics: {name!r} is not a metric of this board ({', '.join(board.metric_names)})")
+
+
+def _check_manifest_agreement(entry: Entry, problems: list[str]) -> None:
+    """The entry's method, model and config are read from its manifest, never the other way
+    round: an entry claiming another method and a made-up model over a real run's manifest is
+    refused, and so is a manifest whose parts disagree with each other."""
+    from plurieval.leaderboard.submit import _method_info, _model_info
+
+    manifest = entry.manifest
+    components = manifest.get("components") if isinstance(manifest.get("components"), dict) else {}
+    try:
+        method = _method_info(manifest).model_dump()
+    except (ValueError, AttributeError, TypeError):
+        method = None
+    if method is None or entry.method.model_dump() != method:
+        differing = [k for k in entry.method.model_dump() if method is None or entry.method.model_dump()[k] != method[k]]
+        problems.append(f"method: the entry says {entry.method.name!r} but its manifest ran "
+                        f"{(method or {}).get('name')!r} (differing: {', '.join(differing)}); an entry's method is its "
+                        f"manifest's")
+    model_comp = components.get("model") if isinstance(components.get("model"), dict) else {}
+    if not isinstance(manifest.get("model"), dict) and not model_comp.get("name"):
+        problems.append("manifest.model: the manifest names no model, so the entry's model cannot be checked")
+    else:
+        recorded = _model_info(manifest, {})  # the loaded model's description, else the component's name
+        for part in ("id", "revision", "weights_hash"):
+            if getattr(entry.model, part) != getattr(recorded, part):
+                problems.append(f"model.{part}: the entry says {getattr(entry.model, part)!r} but its manifest "
+                                f"recorded {getattr(recorded, part)!r}")
+    config = manifest.get("config") if isinstance(manifest.get("config"), dict) else None
+    if config is None:
+        problems.append("manifest.config: missing; the run cannot be repeated from this manifest")
+        return
+    try:
+        from plurieval.config import RunConfig
+        from plurieval.runner import config_digest
+
+        run_config = RunConfig.model_validate(config)
+    except (ValueError, RecursionError) as err:
+        problems.append(f"manifest.config: not a valid run config ({str(err).splitlines()[0]})")
+        return
+    if config_digest(run_config) != manifest.get("config_hash"):
+        problems.append("manifest.config_hash: does not match manifest.config (the config was edited after the run)")
+    refs = {"benchmark": run_config.benchmark, "method": run_config.method, "model": run_config.model}
+    for role, ref in refs.items():
+        comp = components.get(role) if isinstance(components.get(role), dict) else None
+        name = ref.name.partition(":")[0] if ref is not None else None
+        if (comp or {}).get("name") != name and not (role == "method" and ref is None and comp is None):
+            problems.append(f"manifest.components.{role}: ran {(comp or {}).get('name')!r} but manifest.config asks "
+                            f"for {name!r}")
 
 
 def _load_rows(entry: Entry, entry_path: Path, board: BoardSpec, problems: list[str]) -> list[dict[str, Any]] | None:
@@ -183,15 +264,25 @@ def _load_rows(entry: Entry, entry_path: Path, board: BoardSpec, problems: list[
                         f"after the entry was made, or the hash was edited)")
         return None
     rows = []
-    with open(target, encoding="utf-8") as f:
-        for i, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                rows.append(json.loads(line))
-            except json.JSONDecodeError as err:
-                problems.append(f"results.file: {ref.file}:{i}: not valid JSON ({err.msg})")
-                return None
+    try:
+        text = target.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as err:
+        problems.append(f"results.file: {ref.file!r} is not UTF-8 text ({err.reason})")
+        return None
+    for i, line in enumerate(text.split("\n"), 1):
+        if not line.strip():
+            continue
+        try:
+            rows.append(strict_json(line))
+        except NonFiniteNumber as err:
+            problems.append(f"results.file: {ref.file}:{i}: {err}; non-finite numbers are refused")
+            return None
+        except json.JSONDecodeError as err:
+            problems.append(f"results.file: {ref.file}:{i}: not valid JSON ({err.msg})")
+            return None
+        except RecursionError:
+            problems.append(f"results.file: {ref.file}:{i}: nested too deeply to be a results row")
+            return None
     return rows
 
 
@@ -227,8 +318,10 @@ def _same_score(stored: Any, again: Any) -> bool:
     return stored == again
 
 
-def _check_rescored(rows: list[dict[str, Any]], board: BoardSpec, host: Any, problems: list[str]) -> bool:
-    """Re-score each row's ``prediction`` against its ``reference`` with the board's metric.
+def _check_rescored(rows: list[dict[str, Any]], board: BoardSpec, host: Any, problems: list[str],
+                    references: dict[str, Any]) -> bool:
+    """Re-score each row's ``prediction`` against the reference the board's data gives for it
+    (``references``, by example_id; never the row's own) with the board's metric.
 
     Recomputing aggregates from stored per-example scores catches an edited summary, but not
     edited per-example scores with a matching summary and hash; scoring the predictions again
@@ -246,13 +339,14 @@ def _check_rescored(rows: list[dict[str, Any]], board: BoardSpec, host: Any, pro
         spec, metric = build_metric(host, board, bm.name)
         if not getattr(spec, "offline", not spec.needs):
             continue
-        lacking = [r["key"] for r in ordered if "prediction" not in r or "reference" not in r]
+        lacking = [r["key"] for r in ordered if "prediction" not in r or r.get("example_id") not in references]
         if lacking:
-            problems.append(f"results: {len(lacking)} rows (first {lacking[0]!r}) lack 'prediction' or 'reference', "
-                            f"so {bm.name!r} cannot be re-scored")
+            problems.append(f"results: {len(lacking)} rows (first {lacking[0]!r}) lack 'prediction' or a reference "
+                            f"from the board's data, so {bm.name!r} cannot be re-scored")
             break
         try:
-            again = metric.score_examples([r["prediction"] for r in ordered], [r["reference"] for r in ordered],
+            again = metric.score_examples([r["prediction"] for r in ordered],
+                                          [references[r["example_id"]] for r in ordered],
                                           MetricContext(resources=Resources(host)))
         except Exception as err:  # a prediction the metric cannot read is the submission's problem
             problems.append(f"results: re-scoring {bm.name!r} from the predictions failed: {type(err).__name__}: {err}")
@@ -291,6 +385,10 @@ def _check_numbers(rows: list[dict[str, Any]], entry: Entry, board: BoardSpec, h
             if want == "absent" or not close(value, want):  # type: ignore[arg-type]
                 problems.append(f"per_language.{group}.{name}: entry says {value!r} but the per-example results "
                                 f"give {None if want == 'absent' else want!r}")
+    for group, values in again.per_language.items():  # leaving a group out is a claim too
+        for name, want in values.items():
+            if name not in entry.per_language.get(group, {}):
+                problems.append(f"per_language.{group}.{name}: missing; the per-example results give {want!r}")
 
 
 def collect_entries(board_dir: str | Path) -> list[Path]:

@@ -70,10 +70,21 @@ class ActivationSet:
             for lang in self.lape.languages:
                 tensors[f"lape.active.{lang}"] = self.lape.active[lang].contiguous()
                 tensors[f"lape.active_sum.{lang}"] = self.lape.active_sum[lang].contiguous()
-        tmp = path.with_suffix(".tmp")
-        save_file(tensors, str(tmp))
-        os.replace(tmp, path)
-        path.with_suffix(".json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+        import tempfile
+
+        from plurieval.datafiles import atomic_write
+
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # A unique temp name: two runs sharing an activation store may save the same set at once.
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        os.close(fd)
+        try:
+            save_file(tensors, tmp)
+            os.replace(tmp, path)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+        atomic_write(path.with_suffix(".json"), json.dumps(meta, indent=2) + "\n")
         return path
 
     @classmethod
