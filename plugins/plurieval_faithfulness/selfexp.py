@@ -195,7 +195,7 @@ class SelfExplanationMethod(ExplanationMethod):
         out = []
         for item, ans, (text, extra) in zip(items, answers, explanations, strict=True):
             info = {"item": item.settings.to_dict(), "target": ans.target, "options": list(item.options or []),
-                    "method": self.describe(),
+                    "features": item.features, "method": self.describe(),
                     "answer": {"letter": ans.letter, **ans.extra}, "seconds": round(seconds, 4), **extra}
             if ans.reasoning is not None:
                 info["reasoning"] = ans.reasoning
