@@ -254,6 +254,17 @@ SELF_EXPLANATION_METRICS = ("cc_shap", "counterfactual_test", "counterfactual_fl
                             "counterfactual_minimality", "fluency", "chrf", "embedding_cosine")
 
 
+@hookimpl(specname="register_datasets")
+def register_self_explanation_datasets(register):
+    register(DatasetSpec(
+        name="esnli-explanations", factory="plurieval_faithfulness.selfbench:ESNLIExplanations", config=ESNLIConfig,
+        version="1.0.0",
+        description="the esnli-highlights pairs with the annotators' explanations of each pair's label as "
+                    "target.references (LiTEx e-SNLI rows), in the faithfulness benchmarks' fixed pseudo-random order",
+        license="Apache-2.0 (LiTEx annotations); e-SNLI MIT", citation=_ATANASOVA, languages=("en",),
+    ))
+
+
 @hookimpl(specname="register_benchmarks")
 def register_self_explanation_benchmark(register):
     register(BenchmarkSpec(

@@ -21,9 +21,10 @@ from __future__ import annotations
 import html
 from typing import Any
 
-from plurieval.api import data_path, get_host, run_explanation_benchmark
-from plurieval_faithfulness.benchmark import FaithfulnessBenchmark, prediction_input, prediction_summary
-from plurieval_faithfulness.data import ESNLI_FILE, SAMPLE
+from plurieval.api import DataError, get_host, run_explanation_benchmark
+from plurieval_faithfulness.benchmark import FaithfulnessBenchmark, _spread, prediction_input, prediction_summary
+from plurieval_faithfulness.config import ESNLIConfig
+from plurieval_faithfulness.data import SAMPLE, ESNLIHighlights
 
 TEXT_REFERENCE = "references"
 
@@ -37,27 +38,54 @@ def reference_input(kind: str, target: Any) -> Any:
     return target
 
 
-def human_explanations(examples: list[Any], data_dir: str | None, sample: bool) -> None:
-    """Add each e-SNLI pair's human explanations (those of its label; LiTEx rows) to its target."""
-    folder, is_sample = data_path(str(SAMPLE) if sample else data_dir, "litex", marker=ESNLI_FILE, sample=SAMPLE,
-                                  what="self-explanation e-SNLI items")
-    rows = get_host().get("dataset", "litex").create({"data_dir": str(folder), "sources": ["esnli"]}).load()
-    by_pair: dict[str, list[tuple[str | None, str]]] = {}
-    for row in rows:
-        by_pair.setdefault(str(row.metadata.get("pair_id")), []).append((row.input.get("label"), row.input["explanation"]))
-    for ex in examples:
-        found = by_pair.get(str(ex.metadata.get("pair_id")), [])
-        label = (ex.target or {}).get("label")
-        refs = [e for lab, e in found if lab == label] or [e for _, e in found]
-        ex.target = {**ex.target, TEXT_REFERENCE: list(dict.fromkeys(refs))}
+class ESNLIExplanations(ESNLIHighlights):
+    """The faithfulness benchmark's e-SNLI pairs with their human explanations: ``target.references``
+    holds the explanations written for the pair's gold label (LiTEx e-SNLI rows; all of the pair's
+    when none has its label), so NLE similarity is scored against what the data says and a
+    leaderboard validator re-derives every reference with this loader. Returned in the benchmarks'
+    fixed pseudo-random order (sha256 of the item id), so the first N are what ``--limit N`` runs."""
+
+    def load(self, split: str | None = None) -> list[Any]:
+        examples = super().load(split)
+        rows = get_host().get("dataset", "litex").create({"data_dir": str(self.folder), "sources": ["esnli"]}).load()
+        by_pair: dict[str, list[tuple[str | None, str]]] = {}
+        for row in rows:
+            by_pair.setdefault(str(row.metadata.get("pair_id")), []).append((row.input.get("label"),
+                                                                              row.input["explanation"]))
+        for ex in examples:
+            found = by_pair.get(str(ex.metadata.get("pair_id")), [])
+            label = (ex.target or {}).get("label")
+            refs = [e for lab, e in found if lab == label] or [e for _, e in found]
+            ex.target = {**ex.target, TEXT_REFERENCE: list(dict.fromkeys(refs))}
+        self.file_order = {ex.id: i for i, ex in enumerate(examples)}
+        return sorted(examples, key=lambda ex: _spread(ex.id))
+
+    def info(self, examples, split):
+        base = super().info(examples, split)
+        base.id += "-explanations"
+        return base
 
 
 class SelfExplanationBenchmark(FaithfulnessBenchmark):
+    def load(self, ctx: Any) -> list[Any]:
+        cfg = self.config
+        source = cfg.source or "esnli"
+        if ctx.params("dataset") is not None or source not in ("esnli", "sample"):
+            return super().load(ctx)
+        dataset = ESNLIExplanations(ESNLIConfig(data_dir=str(SAMPLE) if source == "sample" else cfg.data_dir,
+                                                rationale=cfg.rationale))
+        examples = dataset.load()
+        if cfg.order == "file":
+            examples = sorted(examples, key=lambda ex: dataset.file_order[ex.id])
+        examples = examples[: ctx.config.limit] if ctx.config.limit else examples
+        if not examples:
+            raise DataError("self-explanation: no items to evaluate")
+        ctx.add_dataset(dataset.info(examples, None))
+        return examples
+
     def run(self, ctx: Any) -> dict[str, Any]:
         examples = self.load(ctx)
         source = self.config.source or "esnli"
-        if ctx.params("dataset") is None and source in ("esnli", "sample"):
-            human_explanations(examples, self.config.data_dir, source == "sample")
         body = run_explanation_benchmark(ctx, examples, prediction_input=prediction_input,
                                          reference_input=reference_input, group_by="label")
         rows = [ctx.results.get(ex.id) for ex in examples]

@@ -17,7 +17,6 @@ What the construction fixes, and so what each metric must show:
 from __future__ import annotations
 
 import pytest
-
 from diagnosticity import METRICS, table
 
 
