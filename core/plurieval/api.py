@@ -15,7 +15,7 @@ Grouped by what a plugin author does with them:
 - config helpers: ``CommaList``;
 - data helpers: ``data_path``, ``download``, ``cache_root``, ``read_jsonl``, ``content_hash``, ``file_hash``,
   ``atomic_write`` (unique temp file + rename), ``file_lock``, ``redact_uri``, ``split_credentials``;
-- statistics: ``with_ci``;
+- statistics: ``with_ci``, ``bootstrap_ci`` (any aggregate, e.g. a paired difference);
 - text checks: ``check_degenerate``, ``is_degenerate``, ``DegenerateConfig`` (degenerate-text detector), ``strip_echo``;
 - explanation-loop helpers: ``run_explanation_benchmark``, ``choice_logprobs``, ``generate_texts``;
 - the model layer: ``LanguageModel``, ``Generation``, loaders, interventions;
@@ -75,6 +75,7 @@ _EXPORTS: dict[str, str] = {
     "short_hash": "plurieval.hashing:short",
     # statistics
     "with_ci": "plurieval.stats",
+    "bootstrap_ci": "plurieval.stats",
     # text checks shared by generation metrics (pure Python)
     "DegenerateConfig": "plurieval.text.degenerate",
     "DegenerateVerdict": "plurieval.text.degenerate",
@@ -196,7 +197,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time names resolve lazil
         NoConfig,
         ResourceSpec,
     )
-    from plurieval.stats import with_ci
+    from plurieval.stats import bootstrap_ci, with_ci
     from plurieval.steering.activations import ActivationSet, collect_language_activations
     from plurieval.steering.directions import cosine_matrix, diff_mean, direction_for
     from plurieval.steering.lape import select_language_neurons
