@@ -111,3 +111,50 @@ def _same(a, b):
     """Equal numbers, or both undefined (None or NaN)."""
     undefined = [v is None or (isinstance(v, float) and math.isnan(v)) for v in (a, b)]
     return all(undefined) or (not any(undefined) and a == pytest.approx(b))
+
+
+def test_entry_is_validated_against_the_pinned_data(tmp_path, planted_folder):
+    """A run becomes a board entry (the second section's format, pinned to the shipped sample here)
+    that validates; editing a row's human explanations — the reference NLE similarity is scored
+    against — is caught, because the validator re-derives every reference with the loader."""
+    import json
+
+    import yaml
+
+    from plurieval.hashing import file_hash
+    from plurieval.leaderboard.pins import compute_pins
+    from plurieval.leaderboard.schema import BoardSpec
+    from plurieval.leaderboard.submit import build_entry
+    from plurieval.leaderboard.validate import validate_entry
+    from plurieval_faithfulness.data import SAMPLE
+
+    out = run(tmp_path, planted_folder, "nle-post-hoc")
+    board = tmp_path / "leaderboards" / "self-explanation"
+    (board / "entries").mkdir(parents=True)
+    spec = {"benchmark": "self-explanation", "spec_version": "1",
+            "metrics": [{"name": "cc_shap", "params": {"samples": 2, "max_output_tokens": 4}},
+                        {"name": "counterfactual_test", "params": {"positions": 2, "words": 2}},
+                        "chrf", "counterfactual_minimality"],
+            "ranking_metric": "cc_shap", "aggregation": {"kind": "metric", "group_by": "label"},
+            "bootstrap": {"seed": 0, "resamples": 200},
+            "data": {"dataset": "esnli-explanations", "params": {"data_dir": str(SAMPLE)}, "split": None,
+                     "id": "x", "content_hash": "sha256:" + "0" * 64, "num_examples": 1, "min_examples": 2,
+                     "rows": {"example_id": "{example.id}", "reference": "{example.target}",
+                              "metadata": {"label": "{example.metadata.label}",
+                                           "source": "{example.metadata.source}"}}}}
+    found = compute_pins(BoardSpec.model_validate(spec), get_host())
+    spec["data"].update(id=found["id"], revision=found["revision"], content_hash=found["content_hash"],
+                        num_examples=found["num_examples"])
+    (board / "board.yaml").write_text(yaml.safe_dump(spec))
+    entry = build_entry(out.run_dir, get_host(), submitter="test", board_dir=board)
+    report = validate_entry(entry, get_host(), board_dir=board)
+    assert report.ok, report.problems
+    data = json.loads(entry.read_text())
+    results = entry.parent / data["results"]["file"]
+    rows = read_jsonl(results)
+    rows[0]["reference"]["references"] = [rows[0]["prediction"]["text"]]  # "the human said what I said"
+    results.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    data["results"]["sha256"] = file_hash(results)
+    entry.write_text(json.dumps(data))
+    problems = validate_entry(entry, get_host(), board_dir=board).problems
+    assert any("reference" in p for p in problems), problems
