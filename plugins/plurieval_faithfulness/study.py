@@ -31,7 +31,9 @@ CONDITIONS: dict[str, dict[str, str]] = {
     "float32": {"dtype": "float32"},
     "bfloat16": {"dtype": "bfloat16"},
     "int8": {"dtype": "float32", "quantization": "int8"},
+    "int4": {"dtype": "float32", "quantization": "int4"},  # extra 'int4' (torchao); not run by default
 }
+DEFAULT_CONDITIONS = ("float32", "bfloat16", "int8")
 REFERENCE = "float32"
 METHODS = ("nle-post-hoc", "cot", "counterfactual-edit")
 ACCURACY = "task_accuracy"
@@ -180,7 +182,8 @@ def register(cli: Any) -> None:
         limit: Annotated[int, typer.Option(help="items (the first N in the benchmark's order)")] = 4,
         methods: Annotated[str, typer.Option(help="comma-separated self-explanation methods")] = ",".join(METHODS),
         conditions: Annotated[str, typer.Option(help=f"comma-separated, from {', '.join(CONDITIONS)}; "
-                                                     f"{REFERENCE} is always run")] = ",".join(CONDITIONS),
+                                                     f"{REFERENCE} is always run; int4 needs the extra 'int4'")] = ",".join(
+                                                     DEFAULT_CONDITIONS),
         output: Annotated[Path, typer.Option(help="folder for the runs and study.json/.md/.png")] = Path(
             "runs/quantization-study"),
         data_dir: Annotated[str | None, typer.Option(help="shared data root (default: $PLURIEVAL_DATA_DIR, else "

@@ -17,7 +17,9 @@ class ModelOptions(BaseModel):
     dtype: Literal["float32", "bfloat16", "float16"] = Field(
         "float32", description="weight dtype (float32 is the safe choice on CPU)")
     device: str = Field("cpu", description="'cpu', 'cuda', 'cuda:1' or 'auto'")
-    quantization: Literal["none", "int8"] = Field("none", description="'int8': dynamic int8 quantisation (CPU)")
+    quantization: Literal["none", "int8", "int4"] = Field(
+        "none", description="'int8': dynamic int8 quantisation (CPU); 'int4': 4-bit weight-only (torchao, extra "
+                            "'int4'; groups of 32)")
 
 
 class HFModelConfig(ModelOptions):

@@ -52,3 +52,20 @@ def test_study_on_the_planted_model(tmp_path, planted):
     assert "int8" in json.dumps(manifest["model"])
     png = study.plot(result, ["float32", "int8"], tmp_path / "study.png")
     assert png.stat().st_size > 2000
+
+
+def test_int4_condition_on_the_planted_model(tmp_path, planted):
+    """The 4-bit path (quantization=int4, torchao weight-only int4 in groups of 32): the model
+    loads with 4-bit weights and still answers from the planted word (a 2-layer model of width 32
+    loses little)."""
+    pytest.importorskip("torchao")
+    from plurieval.api import get_host
+
+    model, items = planted
+    folder = tmp_path / "planted"
+    model.hf.save_pretrained(folder)
+    model.tokenizer.save_pretrained(folder)
+    m = get_host().get("model", "hf").create({"path": str(folder), "dtype": "float32", "quantization": "int4"})
+    assert type(m.hf.model.layers[0].mlp.up_proj.weight).__name__ == "IntxUnpackedToInt8Tensor"
+    preds = get_host().get("method", "nle-post-hoc").create({"max_new_tokens": 2, "chat": False}).predict(m, items[:4])
+    assert [p.label for p in preds] == [ex.target["label"] for ex in items[:4]]
