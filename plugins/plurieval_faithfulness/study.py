@@ -213,8 +213,8 @@ def register(cli: Any) -> None:
             raise typer.BadParameter(f"unknown method {unknown[0]!r}; choose from {', '.join(METHODS)}")
         runs: dict[str, dict[str, Path]] = {}
         total, done = len(names) * len(conds), 0
-        for method in names:
-            for cond in conds:
+        for cond in conds:  # float32 first: its runs are the reference (and the board's entries)
+            for method in names:
                 done += 1
                 err.print(f"[{done}/{total}] {method} · {cond}", highlight=False)
                 runs.setdefault(method, {})[cond] = run_condition(method, cond, limit, output, data_dir, set_ or [],
