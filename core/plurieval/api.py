@@ -18,7 +18,7 @@ Grouped by what a plugin author does with them (``docs/plugins.md`` documents ea
 - config helpers: ``CommaList``, ``DirectionConfig``;
 - data helpers: ``data_path``, ``download``, ``cache_root``, ``read_jsonl``, ``encode_record`` (one checksummed results line), ``content_hash``, ``file_hash``,
   ``atomic_write`` (unique temp file + rename), ``file_lock``, ``redact_uri``, ``split_credentials``;
-- statistics: ``with_ci``, ``bootstrap_ci``, ``mean``;
+- statistics: ``with_ci``, ``bootstrap_ci`` (any aggregate, e.g. a paired difference), ``mean``;
 - text checks: ``check_degenerate``, ``is_degenerate``, ``DegenerateConfig`` (degenerate-text detector), ``strip_echo``;
 - explanation-loop helpers: ``run_explanation_benchmark``, ``choice_logprobs``, ``generate_texts``;
 - the model layer: ``LanguageModel``, ``Generation``, loaders, interventions;

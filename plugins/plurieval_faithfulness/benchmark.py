@@ -78,17 +78,7 @@ class FaithfulnessBenchmark(Benchmark):
         body = run_explanation_benchmark(ctx, examples, prediction_input=prediction_input,
                                          reference_input=reference_input, group_by="label")
         rows = [ctx.results.get(ex.id) for ex in examples]
-        gold = [(r.get("reference") or {}).get("label") for r in rows]
-        pred = [(r.get("prediction") or {}).get("label") for r in rows]
-        scored = [(g, p) for g, p in zip(gold, pred, strict=True) if g]
-        body["model_predictions"] = {
-            "accuracy": sum(g == p for g, p in scored) / len(scored) if scored else None,
-            "predicted": dict(Counter(p for p in pred if p)),
-            "gold": dict(Counter(g for g in gold if g)),
-        }
-        seconds = [((r.get("prediction") or {}).get("extra") or {}).get("seconds") for r in rows]
-        if all(isinstance(v, int | float) for v in seconds):
-            body["explanation_seconds"] = {"total": round(sum(seconds), 2), "per_item": round(sum(seconds) / len(rows), 3)}
+        body.update(prediction_summary(rows))
         body["num_examples"] = len(examples)
         body["data"] = {"source": examples[0].metadata.get("source"), "rationale": self.config.rationale}
         curves = aopc_curves(rows)
@@ -103,6 +93,23 @@ class FaithfulnessBenchmark(Benchmark):
                                    f"{ctx.config.method.name if ctx.config.method else ''} · {ctx.config.model.name}")
                 ctx.artifact_written(plot, "plot")
         return body
+
+
+def prediction_summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """The model's accuracy against the gold labels, its predicted and the gold label counts, and
+    the per-item wall time of the method (``extra.seconds``) when every row has it."""
+    gold = [(r.get("reference") or {}).get("label") for r in rows]
+    pred = [(r.get("prediction") or {}).get("label") for r in rows]
+    scored = [(g, p) for g, p in zip(gold, pred, strict=True) if g]
+    out: dict[str, Any] = {"model_predictions": {
+        "accuracy": sum(g == p for g, p in scored) / len(scored) if scored else None,
+        "predicted": dict(Counter(p for p in pred if p)),
+        "gold": dict(Counter(g for g in gold if g)),
+    }}
+    seconds = [((r.get("prediction") or {}).get("extra") or {}).get("seconds") for r in rows]
+    if rows and all(isinstance(v, int | float) for v in seconds):
+        out["explanation_seconds"] = {"total": round(sum(seconds), 2), "per_item": round(sum(seconds) / len(rows), 3)}
+    return out
 
 
 def render_report(rows: list[dict[str, Any]], ctx: Any) -> str:

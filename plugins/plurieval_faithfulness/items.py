@@ -79,8 +79,10 @@ class Item:
     def full_mask(self) -> str:
         return "1" * self.num_features
 
-    def texts(self, mask: str, removal: Removal = "delete", mask_token: str = "") -> dict[str, str]:
-        """Field texts with the features of ``mask`` kept (the original texts for the full mask)."""
+    def texts(self, mask: str, removal: Removal = "delete", mask_token: str = "",
+              collapse: bool = False) -> dict[str, str]:
+        """Field texts with the features of ``mask`` kept (the original texts for the full mask).
+        ``collapse``: one mask token per run of removed words (shap's Text masker), not per word."""
         if len(mask) != self.num_features or set(mask) - {"0", "1"}:
             raise DataError(f"{self.example.id}: mask {mask!r} must be {self.num_features} characters 0/1")
         out, pos = {}, 0
@@ -93,13 +95,14 @@ class Item:
             elif removal == "delete":
                 out[name] = " ".join(w for w, k in zip(words, keep, strict=True) if k == "1")
             else:
-                out[name] = " ".join(w if k == "1" else mask_token for w, k in zip(words, keep, strict=True))
+                out[name] = " ".join(masked_words(words, keep, mask_token, collapse))
         return out
 
-    def prompt(self, mask: str | None = None, removal: Removal = "delete", mask_token: str = "") -> str:
+    def prompt(self, mask: str | None = None, removal: Removal = "delete", mask_token: str = "",
+               collapse: bool = False) -> str:
         """The user prompt (before the chat template) with ``mask``'s features kept."""
         inp = dict(self.example.input)
-        inp.update(self.texts(mask or self.full_mask(), removal, mask_token))
+        inp.update(self.texts(mask or self.full_mask(), removal, mask_token, collapse))
         if self.options is None:
             return str(inp["prompt"])
         text, _ = self.renderer.prompt(Example(self.example.id, inp, self.example.target, self.example.metadata))
@@ -110,6 +113,18 @@ class Item:
         if self.options is None:
             return None
         return [chr(ord("A") + i) for i in range(len(self.options))]
+
+
+def masked_words(words: Sequence[str], keep: str, mask_token: str, collapse: bool = False) -> list[str]:
+    """``words`` with each removed one (``keep`` character ``0``) replaced by ``mask_token``; with
+    ``collapse`` a run of removed words becomes one mask token."""
+    out: list[str | None] = []  # None: a removed word
+    for w, k in zip(words, keep, strict=True):
+        if k == "1":
+            out.append(w)
+        elif not (collapse and out and out[-1] is None):
+            out.append(None)
+    return [mask_token if w is None else w for w in out]
 
 
 def build_item(example: Example, settings: ItemSettings, renderer: Any = None) -> Item:

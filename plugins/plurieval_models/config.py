@@ -19,7 +19,9 @@ class ModelOptions(BaseModel):
                                "bfloat16 is faster only where the CPU has native bf16 matmuls (AVX-512 BF16, AMX) "
                                "and several times slower elsewhere (docs/speed.md)")
     device: str = Field("cpu", description="'cpu', 'cuda', 'cuda:1' or 'auto'")
-    quantization: Literal["none", "int8"] = Field("none", description="'int8': dynamic int8 quantisation (CPU)")
+    quantization: Literal["none", "int8", "int4"] = Field(
+        "none", description="'int8': dynamic int8 quantisation (CPU); 'int4': 4-bit weight-only (torchao, extra "
+                            "'int4'; groups of 32)")
 
 
 class HFModelConfig(ModelOptions):

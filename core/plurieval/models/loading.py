@@ -124,8 +124,10 @@ def _finish(hf: Any, tokenizer: Any, *, name: str, source: str, revision: str | 
     hf = hf.to(resolve_device(device)).eval()
     if quantization == "int8":
         hf = quantize_int8(hf)
+    elif quantization == "int4":
+        hf = quantize_int4(hf)
     elif quantization != "none":
-        raise PluriError(f"quantization must be 'none' or 'int8' (got {quantization!r})")
+        raise PluriError(f"quantization must be 'none', 'int8' or 'int4' (got {quantization!r})")
     return LanguageModel(hf, tokenizer, name=name, revision=revision, weights_hash=whash, quantization=quantization,
                          source=source, num_parameters=num_params, dtype=dtype)
 
@@ -145,6 +147,26 @@ def quantize_int8(hf: torch.nn.Module) -> torch.nn.Module:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # torch deprecation notice pointing at torchao
         return quantize_dynamic(hf, {torch.nn.Linear}, dtype=torch.qint8)
+
+
+def quantize_int4(hf: torch.nn.Module) -> torch.nn.Module:
+    """4-bit weight-only quantisation of every ``nn.Linear`` (torchao ``IntxWeightOnlyConfig``:
+    int4 weights in groups of 32 input features with one scale each, activations in the model's
+    dtype; runs on CPU). Needs the optional extra ``int4`` (torchao 0.18.0)."""
+    import logging
+
+    logging.getLogger("torchao").setLevel(logging.ERROR)  # its CUDA-only kernels do not load on CPU: expected
+    try:
+        from torchao.quantization import IntxWeightOnlyConfig, PerGroup, quantize_
+    except ImportError:
+        raise PluriError("quantization=int4 needs torchao: pip install -c constraints.txt 'plurieval[int4]'") from None
+    _conv1d_to_linear(hf)
+    bad = [n for n, m in hf.named_modules() if isinstance(m, torch.nn.Linear) and m.in_features % 32]
+    if bad:
+        raise PluriError(f"quantization=int4 quantises groups of 32 input features; {bad[0]} has "
+                         f"{hf.get_submodule(bad[0]).in_features}")
+    quantize_(hf, IntxWeightOnlyConfig(weight_dtype=torch.int4, granularity=PerGroup(32)))
+    return hf
 
 
 def _conv1d_to_linear(hf: torch.nn.Module) -> None:
@@ -186,7 +208,7 @@ def load_hf(path: str, *, dtype: str = "auto", device: str = "cpu", quantization
     if not is_local and (path.startswith((".", "/", "~")) or path.count("/") > 1):
         raise PluriError(f"model path {path!r} does not exist (and is not a hub id like 'org/name')")
     torch_dtype = resolve_dtype(dtype)
-    if quantization == "int8" and torch_dtype == "auto":
+    if quantization in ("int8", "int4") and torch_dtype == "auto":
         torch_dtype = torch.float32
     where = str(local) if is_local else path
     try:
