@@ -124,7 +124,16 @@ class ClasBench(SteeringBenchmark):
         return SteeringPlan(task=task, units=units, headline="steered", baseline=baseline,
                             settings={"max_new_tokens": cfg.max_new_tokens}, artifact="artifacts/intervention_{unit}",
                             artifact_name="{unit}", unit_label="target", activation_store=cfg.activation_store,
+                            metric_params=self.metric_params(),
                             info={"sources": sources, "targets": targets, "layers": layers, "dev": dev_q, "test": test_q})
+
+    def metric_params(self) -> dict[str, dict[str, Any]]:
+        """The benchmark's judge settings for the registered F, J and S metrics, so the test and
+        baseline rows are scored exactly as the dev selection was (``--set relevance.low=...``
+        reaches every row, not just the sweep)."""
+        cfg: ClasBenchConfig = self.config
+        parts = {"language_control": cfg.language_control.model_dump(), "relevance": cfg.relevance.model_dump()}
+        return {F: parts["language_control"], J: parts["relevance"], S: parts}
 
     @staticmethod
     def examples(questions: Sequence[Example], target: str) -> list[Example]:
