@@ -139,6 +139,10 @@ class ESNLIConfig(_Config):
     rationale: Literal["majority", "any", "all"] = Field(
         "majority", description="human rationale of a pair from its annotators' e-SNLI highlights: words highlighted "
                                 "by at least half (majority), by anyone (any) or by everyone (all)")
+    order: Literal["file", "spread"] = Field(
+        "file", description="file: the data file's order; spread: the faithfulness benchmark's fixed pseudo-random "
+                            "order (sha256 of the item id), so the first N are what `--limit N` evaluates (the "
+                            "leaderboard pins this)")
 
 
 class FaithfulnessBenchmarkConfig(ESNLIConfig):
