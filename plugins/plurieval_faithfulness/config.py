@@ -43,7 +43,8 @@ class IntegratedGradientsConfig(AttributionConfig):
                             "output barely changes along most of the path, see docs/faithfulness.md)")
     word_aggregation: Literal["sum", "mean", "max"] = _WORDS
     examples_per_call: int | None = Field(None, ge=1, description="examples attributed together in one captum "
-                                                                  "call (default: the run's batch size)")
+                                                                  "call (default 1: each item's steps are batched, "
+                                                                  "batch size steps per forward pass)")
 
 
 class InputXGradientConfig(AttributionConfig):

@@ -23,6 +23,7 @@ prompt the method explained, minus the words it removes.
 from __future__ import annotations
 
 import re
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -161,34 +162,80 @@ def target_token(model: Any, item: Item, batch_size: int = 8) -> int:
     return int(lp[0].argmax())
 
 
+def _letter_groups(tokenizer: Any, letters: Sequence[str]) -> list[list[int]] | None:
+    """Each letter's single-token spellings (``A``, `` A``), as ``choice_logprobs`` reads them;
+    None when a letter has no single-token spelling (then the continuation path is used)."""
+    groups = []
+    for c in letters:
+        ids = {tuple(tokenizer.encode(v, add_special_tokens=False)) for v in (c, " " + c)}
+        single = sorted(i[0] for i in ids if len(i) == 1)
+        if not single:
+            return None
+        groups.append(single)
+    return groups
+
+
+# Outputs already computed for a model, by (prompt, letters, chat, target token): the metrics of
+# one run ask for some of the same masks (AOPC's top-1 removal is a leave-one-out query).
+_SEEN: weakref.WeakKeyDictionary[Any, tuple[Any, dict[tuple[Any, ...], list[float]]]] = weakref.WeakKeyDictionary()
+
+
+def _memo(model: Any) -> dict[tuple[Any, ...], list[float]]:
+    """The model's memo, emptied when its weights changed since (trained or converted in place:
+    a parameter's storage or version counter moved)."""
+    hf = getattr(model, "hf", None)
+    if hf is None:
+        return {}
+    state = tuple((p.data_ptr(), p._version, p.dtype) for p in hf.parameters())
+    try:
+        held = _SEEN.get(model)
+        if held is None or held[0] != state:
+            held = (state, {})
+            _SEEN[model] = held
+    except TypeError:  # a model object that cannot be weakly referenced: no memo
+        return {}
+    return held[1]
+
+
 def outputs(model: Any, queries: Sequence[tuple[Item, str]], *, removal: Removal = "delete",
             batch_size: int = 8, target_tokens: dict[str, int] | None = None) -> list[list[float]]:
     """Model outputs (see the module docstring) for each (item, mask); identical prompts are
-    run once. ``target_tokens`` gives a prompt item's target token id (by example id)."""
+    run once (also across calls on the same model). ``target_tokens`` gives a prompt item's
+    target token id (by example id). Prompts sharing a token prefix share its forward pass
+    (``forward.next_token_logprobs``)."""
+    from plurieval_faithfulness.forward import next_token_logprobs
+
     mask_token = mask_token_of(model.tokenizer) if removal == "mask" else ""
-    prompts = [item.prompt(mask, removal, mask_token) for item, mask in queries]
-    out: list[list[float] | None] = [None] * len(queries)
-    groups: dict[tuple[Any, bool], list[int]] = {}
-    for i, (item, _) in enumerate(queries):
-        key = (tuple(item.letters) if item.letters else None, item.settings.chat)
-        groups.setdefault(key, []).append(i)
-    for (letters, chat), idx in groups.items():
-        unique = list(dict.fromkeys(prompts[i] for i in idx))
+    memo = _memo(model)
+    keys: list[tuple[Any, ...]] = []
+    for item, mask in queries:
+        letters = tuple(item.letters) if item.letters else None
+        tok = None
+        if letters is None:
+            tok = (target_tokens or {}).get(item.example.id)
+            if tok is None:
+                raise PluriError(f"{item.example.id}: no target token for a prompt item")
+        keys.append((item.prompt(mask, removal, mask_token), letters, item.settings.chat, tok))
+    todo = [k for k in dict.fromkeys(keys) if k not in memo]
+    by_form: dict[tuple[Any, bool], list[tuple[Any, ...]]] = {}
+    for key in todo:
+        by_form.setdefault((key[1], key[2]), []).append(key)
+    for (letters, chat), group in by_form.items():
+        prompts = [k[0] for k in group]
         if letters is not None:
-            probs = _softmax(choice_logprobs(model, unique, list(letters), chat=chat, batch_size=batch_size))
-            by_prompt = {p: row.tolist() for p, row in zip(unique, probs, strict=True)}
-        else:
-            lp = model.next_token_logprobs(unique, chat=chat, batch_size=batch_size).double().exp().numpy()
-            by_prompt = {p: row for p, row in zip(unique, lp, strict=True)}
-        for i in idx:
-            if letters is not None:
-                out[i] = list(by_prompt[prompts[i]])
+            letter_ids = _letter_groups(model.tokenizer, letters)
+            if letter_ids is None:  # multi-token options: scored as continuations by core
+                rows = choice_logprobs(model, prompts, list(letters), chat=chat, batch_size=batch_size)
             else:
-                tok = (target_tokens or {}).get(queries[i][0].example.id)
-                if tok is None:
-                    raise PluriError(f"{queries[i][0].example.id}: no target token for a prompt item")
-                out[i] = [float(by_prompt[prompts[i]][tok])]
-    return [o for o in out if o is not None]
+                rows = np.asarray(next_token_logprobs(model, model.encode(prompts, chat=chat), batch_size,
+                                                      [letter_ids] * len(prompts)))
+            for key, row in zip(group, _softmax(rows), strict=True):
+                memo[key] = row.tolist()
+        else:
+            rows = next_token_logprobs(model, model.encode(prompts, chat=chat), batch_size, [[[k[3]]] for k in group])
+            for key, row in zip(group, rows, strict=True):
+                memo[key] = [float(np.exp(row[0]))]
+    return [list(memo[k]) for k in keys]
 
 
 def predicted(model: Any, items: Sequence[Item], batch_size: int = 8) -> list[dict[str, Any]]:
