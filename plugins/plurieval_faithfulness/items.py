@@ -22,6 +22,7 @@ prompt the method explained, minus the words it removes.
 
 from __future__ import annotations
 
+import json
 import re
 import weakref
 from collections.abc import Sequence
@@ -175,26 +176,58 @@ def _letter_groups(tokenizer: Any, letters: Sequence[str]) -> list[list[int]] | 
     return groups
 
 
-# Outputs already computed for a model, by (prompt, letters, chat, target token): the metrics of
-# one run ask for some of the same masks (AOPC's top-1 removal is a leave-one-out query).
-_SEEN: weakref.WeakKeyDictionary[Any, tuple[Any, dict[tuple[Any, ...], list[float]]]] = weakref.WeakKeyDictionary()
+# Outputs already computed, by model *content* (every parameter and buffer byte, the config and
+# the tokenizer; see ``_content_key``) and then by (prompt, letters, chat, target token). The
+# metrics of one run ask for some of the same masks (AOPC's top-1 removal is a leave-one-out
+# query), and every method's run on the same items asks the same leave-one-out queries: runs in
+# one process (``plurieval sweep --workers 1``) share them. A model trained, converted or edited
+# in place has other content, hence another memo.
+_MEMO: dict[str, dict[tuple[Any, ...], list[float]]] = {}
+_MEMO_MODELS = 2  # contents kept (oldest dropped first)
+_KEYS: weakref.WeakKeyDictionary[Any, tuple[Any, str]] = weakref.WeakKeyDictionary()
+
+
+def _content_key(model: Any) -> str | None:
+    """sha256 over the model's parameters and buffers (names, dtypes, shapes, bytes), its config
+    and its tokenizer; recomputed only when a tensor's storage or version counter moved."""
+    import hashlib
+
+    import torch
+
+    hf = getattr(model, "hf", None)
+    if hf is None:
+        return None
+    tensors = list(hf.named_parameters()) + list(hf.named_buffers())
+    state = tuple((name, t.data_ptr(), t._version, t.dtype) for name, t in tensors)
+    try:
+        held = _KEYS.get(model)
+    except TypeError:  # a model object that cannot be weakly referenced: no memo
+        return None
+    if held is not None and held[0] == state:
+        return held[1]
+    h = hashlib.sha256()
+    for name, t in tensors:
+        t = t.detach().cpu().contiguous()
+        h.update(f"{name}|{t.dtype}|{tuple(t.shape)}|".encode())
+        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+    tok = model.tokenizer
+    h.update(hf.config.to_json_string().encode())
+    h.update(f"{type(tok).__name__}|{len(tok)}|{getattr(tok, 'chat_template', None)}".encode())
+    h.update(json.dumps(tok.get_vocab(), sort_keys=True).encode())
+    key = h.hexdigest()
+    _KEYS[model] = (state, key)
+    return key
 
 
 def _memo(model: Any) -> dict[tuple[Any, ...], list[float]]:
-    """The model's memo, emptied when its weights changed since (trained or converted in place:
-    a parameter's storage or version counter moved)."""
-    hf = getattr(model, "hf", None)
-    if hf is None:
+    key = _content_key(model)
+    if key is None:
         return {}
-    state = tuple((p.data_ptr(), p._version, p.dtype) for p in hf.parameters())
-    try:
-        held = _SEEN.get(model)
-        if held is None or held[0] != state:
-            held = (state, {})
-            _SEEN[model] = held
-    except TypeError:  # a model object that cannot be weakly referenced: no memo
-        return {}
-    return held[1]
+    if key not in _MEMO:
+        while len(_MEMO) >= _MEMO_MODELS:
+            _MEMO.pop(next(iter(_MEMO)))
+        _MEMO[key] = {}
+    return _MEMO[key]
 
 
 def outputs(model: Any, queries: Sequence[tuple[Item, str]], *, removal: Removal = "delete",

@@ -143,3 +143,27 @@ def test_shared_prefix_forward_gives_the_plain_forward_values(planted):
     with torch.no_grad():
         value = float(fwd(fwd.inputs())[0])
     assert value == pytest.approx(sum(np.log(p["distribution"][p["target"]["index"]]) for p in preds), abs=1e-4)
+
+
+def test_outputs_are_reused_only_for_a_model_with_the_same_content(planted):
+    # The memo of outputs is keyed by the model's content: a second model object holding the same
+    # weights reuses them (the leave-one-out queries of several runs in one process), a model
+    # whose weights were edited in place does not.
+    import copy
+
+    import torch
+
+    from plurieval_faithfulness import items as items_module
+    from plurieval_faithfulness.items import ItemSettings, build_item, outputs
+
+    model, examples = planted
+    item = build_item(examples[0], ItemSettings())
+    query = [(item, "0" + item.full_mask()[1:])]
+    first = outputs(model, query)
+    twin = copy.deepcopy(model)
+    assert items_module._content_key(twin) == items_module._content_key(model)
+    assert outputs(twin, query) == first
+    with torch.no_grad():
+        next(twin.hf.parameters()).mul_(0.0)  # edited in place: another content, another memo
+    assert items_module._content_key(twin) != items_module._content_key(model)
+    assert outputs(twin, query) != first
