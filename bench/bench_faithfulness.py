@@ -5,18 +5,22 @@
     python bench/bench_faithfulness.py --items 8 --steps 16 --methods integrated-gradients,gradient
 
 Both arms explain the same items for the same target (log p of the predicted option) with the
-same algorithm settings. A last row times the five faithfulness metrics' perturbation queries on
-the same items: each metric's masked prompts through core's ``choice_logprobs`` (one plain
-forward pass per prompt, the way they were run before) against ``RemovalMetric.query`` (shared
-prefixes, prompts sorted by tokens, masks asked by several metrics run once). The *captum* arm is the straightforward use a reader would write:
-``LayerIntegratedGradients`` / ``LayerGradientXActivation``-style attribution on the embedding
-layer of the whole model, one example per call, full-vocabulary logits at every position and
-parameter gradients switched on. The *plurieval* arm is ``method.predict`` (several examples per
-captum call, only the explained tokens attributed, logits of the last position only, parameters
-frozen; IG one item per call with its steps batched; the common prompt prefix run once and its
-KV cache shared). Prints per-method wall and CPU time of each arm and their ratio (plurieval / captum), one
-run, the two arms back to back per method; under machine load the ratio is the number to read.
-The last column checks that both arms compute the same scores.
+same algorithm settings. The *captum* arm is the straightforward use a reader would write:
+``LayerIntegratedGradients`` / ``LayerGradientXActivation`` / ``Saliency`` / ``FeatureAblation``
+on the embedding layer of the whole model, one example per call, full-vocabulary logits at every
+position and parameter gradients switched on. The *plurieval* arm is ``method.predict``: only
+the explained tokens attributed, parameters frozen, the prompts' common prefix run once and its
+KV cache shared by every row, right-padding and logits at each row's last position only, IG one
+item per call with its steps batched, the gradient methods several items per call.
+
+A last row times the five faithfulness metrics' perturbation queries on the same items: each
+metric's masked prompts through core's ``choice_logprobs`` (one plain left-padded forward pass
+per prompt, as they were run before) against the metrics' own ``query`` (shared prefixes,
+prompts sorted by tokens, masks asked by several metrics run once).
+
+Prints the wall and CPU time of each arm and their ratio (plurieval / reference), one run, the
+two arms back to back per row; under machine load the ratio is the number to read. The last
+column checks that both arms compute the same values.
 """
 
 from __future__ import annotations
