@@ -117,33 +117,35 @@ def _frozen(model: Any) -> Iterator[None]:
 
 class JointForward:
     """``f(x) -> [S]``: x is ``[S, N, d]``, the embeddings of the explained tokens of every item
-    of the batch side by side; the value is the sum over items of each item's target."""
+    of the batch side by side; the value is the sum over items of each item's target.
+
+    The items' common token prefix (the chat template's system turn and the instruction up to
+    the first explained token) does not depend on x: it is run once and its key/value cache is
+    shared by every row and step (``forward.PrefixCache``); the rest is right-padded and only each
+    item's last position is projected to logits."""
 
     def __init__(self, model: Any, items: Sequence[Item], targets: Sequence[dict[str, Any]], target_fn: str) -> None:
         import torch
 
+        from plurieval_faithfulness.forward import PrefixCache, common_prefix, right_pad
+
         self.model, self.target_fn = model, target_fn
         aligned = [align(model, it) for it in items]
         self.word_of = [w for _, w in aligned]
-        width = max(len(ids) for ids, _ in aligned)
-        pad = model.pad_token_id
-        ids = torch.full((len(items), width), pad, dtype=torch.long)
-        mask = torch.zeros((len(items), width), dtype=torch.long)
+        seqs = [ids for ids, _ in aligned]
+        first = min(next(t for t, w in enumerate(wo) if w >= 0) for wo in self.word_of)
+        start = min(common_prefix(seqs), first)
+        self.prefix = PrefixCache(model, seqs[0][:start])
+        ids, self.lengths = right_pad(model, seqs, start)
         self.slots: list[tuple[torch.Tensor, int, int]] = []
         offset = 0
-        for e, (seq, word_of) in enumerate(aligned):
-            start = width - len(seq)
-            ids[e, start:] = torch.tensor(seq)
-            mask[e, start:] = 1
-            pos = torch.tensor([start + t for t, w in enumerate(word_of) if w >= 0], dtype=torch.long)
+        for word_of in self.word_of:
+            pos = torch.tensor([t - start for t, w in enumerate(word_of) if w >= 0], dtype=torch.long)
             self.slots.append((pos, offset, len(pos)))
             offset += len(pos)
-        device = model.device
-        self.ids, self.mask = ids.to(device), mask.to(device)
-        self.position_ids = (self.mask.cumsum(-1) - 1).clamp(min=0)
         with torch.no_grad():
-            self.base = model.hf.get_input_embeddings()(self.ids).detach()
-        self.token_ids = [[seq[t] for t, w in enumerate(wo) if w >= 0] for (seq, _), wo in zip(aligned, self.word_of, strict=True)]
+            self.base = model.hf.get_input_embeddings()(ids).detach()
+        self.token_ids = [[seq[t] for t, w in enumerate(wo) if w >= 0] for seq, wo in zip(seqs, self.word_of, strict=True)]
         self.token_word = [[w for w in wo if w >= 0] for wo in self.word_of]
         self.targets = []
         for it, tgt in zip(items, targets, strict=True):
@@ -184,14 +186,15 @@ class JointForward:
     def __call__(self, x: Any) -> Any:
         import torch
 
+        from plurieval_faithfulness.forward import last_logits
+
         s, e = x.shape[0], len(self.slots)
         emb = self.base.unsqueeze(0).repeat(s, 1, 1, 1)
         for i, (pos, off, n) in enumerate(self.slots):
             emb[:, i, pos] = x[:, off:off + n].to(emb.dtype)
         width, dim = emb.shape[2], emb.shape[3]
-        out = self.model.hf(inputs_embeds=emb.reshape(s * e, width, dim), attention_mask=self.mask.repeat(s, 1),
-                            position_ids=self.position_ids.repeat(s, 1), logits_to_keep=1, use_cache=False)
-        lp = torch.log_softmax(out.logits[:, -1].float(), dim=-1).view(s, e, -1)
+        logits = last_logits(self.model, self.prefix, self.lengths * s, inputs_embeds=emb.reshape(s * e, width, dim))
+        lp = torch.log_softmax(logits.float(), dim=-1).view(s, e, -1)
         values = []
         for i, (kind, variants, index) in enumerate(self.targets):
             if kind == "option":
@@ -308,12 +311,15 @@ class GradientMethod(AttributionMethod):
     def attribute(self, model, items, preds, run, batch):
         import torch
 
-        scores: list[list[float]] = []
-        details: list[dict[str, Any]] = []
-        group = max(1, int(getattr(self.config, "examples_per_call", 0) or batch))
+        scores: list[list[float] | None] = [None] * len(items)
+        details: list[dict[str, Any] | None] = [None] * len(items)
+        group = max(1, int(getattr(self.config, "examples_per_call", 0) or self.default_group(batch)))
+        # Items of similar length share a call (less right-padding); results go back in order.
+        lengths = [len(model.encode([it.prompt()], chat=it.settings.chat)[0]) for it in items] if group > 1 else []
+        order = sorted(range(len(items)), key=lambda i: lengths[i]) if group > 1 else list(range(len(items)))
         with _frozen(model), torch.enable_grad():
-            for chunk in _chunks(list(zip(items, preds, strict=True)), group):
-                its, ps = [c[0] for c in chunk], [c[1] for c in chunk]
+            for chunk in _chunks(order, group):
+                its, ps = [items[i] for i in chunk], [preds[i] for i in chunk]
                 fwd = JointForward(model, its, [p["target"] for p in ps], self.config.target)
                 attr, info = self.captum_call(fwd, fwd.inputs(), max(1, batch // len(its)))
                 per_token = fwd.split(attr)
@@ -322,9 +328,13 @@ class GradientMethod(AttributionMethod):
                               "token_word": fwd.token_word[k],
                               "tokens": model.tokenizer.convert_ids_to_tokens(fwd.token_ids[k])}
                     detail.update({key: (val[k] if isinstance(val, list) else val) for key, val in info.items()})
-                    scores.append(to_words(tok, fwd.token_word[k], it.num_features, self.config.word_aggregation))
-                    details.append(detail)
+                    scores[chunk[k]] = to_words(tok, fwd.token_word[k], it.num_features, self.config.word_aggregation)
+                    details[chunk[k]] = detail
         return scores, details
+
+    def default_group(self, batch: int) -> int:
+        """Examples per captum call when ``examples_per_call`` is not set: the batch size."""
+        return batch
 
 
 class IntegratedGradients(GradientMethod):
@@ -336,8 +346,15 @@ class IntegratedGradients(GradientMethod):
         base = fwd.baseline(self.config.baseline)
         attr, delta = IG(fwd).attribute(x, baselines=base, n_steps=self.config.steps, method=self.config.integration,
                                         internal_batch_size=max(1, rows), return_convergence_delta=True)
-        # captum's delta is for the summed target: attribution total − (f(x) − f(baseline)).
-        return attr.sum(-1), {"convergence_delta_total": float(delta.reshape(-1)[0])}
+        # captum's delta is for the summed target: attribution total − (f(x) − f(baseline)); with
+        # one item per call (the default) that is the item's own.
+        key = "convergence_delta" if len(fwd.slots) == 1 else "convergence_delta_total"
+        return attr.sum(-1), {key: float(delta.reshape(-1)[0])}
+
+    def default_group(self, batch: int) -> int:
+        # One item per call, its interpolation steps batched (``internal_batch_size`` = the batch
+        # size): the rows of a forward pass are the same prompt, so none is padded.
+        return 1
 
 
 class InputXGradient(GradientMethod):

@@ -16,14 +16,13 @@ document in ``plurieval show``) can be evaluated on the same items.
 
 from __future__ import annotations
 
-import hashlib
 import html
 from collections import Counter
 from typing import Any
 
 from plurieval.api import Benchmark, DataError, run_explanation_benchmark
 from plurieval_faithfulness.config import ESNLIConfig
-from plurieval_faithfulness.data import SAMPLE, ESNLIHighlights, chaosnli_items
+from plurieval_faithfulness.data import SAMPLE, ESNLIHighlights, chaosnli_items, spread_key
 
 
 def prediction_input(kind: str, pred: dict[str, Any]) -> Any:
@@ -42,8 +41,7 @@ def reference_input(kind: str, target: Any) -> Any:
     return target
 
 
-def _spread(example_id: str) -> str:
-    return hashlib.sha256(example_id.encode("utf-8")).hexdigest()
+_spread = spread_key
 
 
 class FaithfulnessBenchmark(Benchmark):

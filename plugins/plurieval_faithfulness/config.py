@@ -43,7 +43,8 @@ class IntegratedGradientsConfig(AttributionConfig):
                             "output barely changes along most of the path, see docs/faithfulness.md)")
     word_aggregation: Literal["sum", "mean", "max"] = _WORDS
     examples_per_call: int | None = Field(None, ge=1, description="examples attributed together in one captum "
-                                                                  "call (default: the run's batch size)")
+                                                                  "call (default 1: each item's steps are batched, "
+                                                                  "batch size steps per forward pass)")
 
 
 class InputXGradientConfig(AttributionConfig):
@@ -139,6 +140,10 @@ class ESNLIConfig(_Config):
     rationale: Literal["majority", "any", "all"] = Field(
         "majority", description="human rationale of a pair from its annotators' e-SNLI highlights: words highlighted "
                                 "by at least half (majority), by anyone (any) or by everyone (all)")
+    order: Literal["file", "spread"] = Field(
+        "file", description="file: the data file's order; spread: the faithfulness benchmark's fixed pseudo-random "
+                            "order (sha256 of the item id), so the first N are what `--limit N` evaluates (the "
+                            "leaderboard pins this)")
 
 
 class FaithfulnessBenchmarkConfig(ESNLIConfig):

@@ -22,6 +22,7 @@ attribution scores and the units e-SNLI highlights index.
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,11 @@ ESNLI_LICENSE = "Apache-2.0 (LiTEx annotations); e-SNLI texts and highlights MIT
 
 def _dataset(name: str, params: dict[str, Any]) -> Any:
     return get_host().get("dataset", name).create(params)
+
+
+def spread_key(example_id: str) -> str:
+    """The faithfulness benchmarks' fixed pseudo-random order: sha256 of the item id."""
+    return hashlib.sha256(example_id.encode("utf-8")).hexdigest()
 
 
 def combine(votes: list[int], annotators: int, how: str) -> list[int]:
@@ -97,6 +103,8 @@ class ESNLIHighlights(Dataset):
                 ex.metadata["source"] = "sample"
         if not examples:
             raise DataError(f"faithfulness: no e-SNLI pairs in {folder / ESNLI_FILE}")
+        if getattr(self.config, "order", "file") == "spread":
+            examples = sorted(examples, key=lambda ex: spread_key(ex.id))
         return examples
 
     def info(self, examples, split) -> DatasetInfo:

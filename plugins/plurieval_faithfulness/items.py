@@ -22,7 +22,9 @@ prompt the method explained, minus the words it removes.
 
 from __future__ import annotations
 
+import json
 import re
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -176,34 +178,112 @@ def target_token(model: Any, item: Item, batch_size: int = 8) -> int:
     return int(lp[0].argmax())
 
 
+def _letter_groups(tokenizer: Any, letters: Sequence[str]) -> list[list[int]] | None:
+    """Each letter's single-token spellings (``A``, `` A``), as ``choice_logprobs`` reads them;
+    None when a letter has no single-token spelling (then the continuation path is used)."""
+    groups = []
+    for c in letters:
+        ids = {tuple(tokenizer.encode(v, add_special_tokens=False)) for v in (c, " " + c)}
+        single = sorted(i[0] for i in ids if len(i) == 1)
+        if not single:
+            return None
+        groups.append(single)
+    return groups
+
+
+# Outputs already computed, by model *content* (every parameter and buffer byte, the config and
+# the tokenizer; see ``_content_key``) and then by (prompt, letters, chat, target token). The
+# metrics of one run ask for some of the same masks (AOPC's top-1 removal is a leave-one-out
+# query), and every method's run on the same items asks the same leave-one-out queries: runs in
+# one process (``plurieval sweep --workers 1``) share them. A model trained, converted or edited
+# in place has other content, hence another memo.
+_MEMO: dict[str, dict[tuple[Any, ...], list[float]]] = {}
+_MEMO_MODELS = 2  # contents kept (oldest dropped first)
+_KEYS: weakref.WeakKeyDictionary[Any, tuple[Any, str]] = weakref.WeakKeyDictionary()
+
+
+def _content_key(model: Any) -> str | None:
+    """sha256 over the model's parameters and buffers (names, dtypes, shapes, bytes), its config
+    and its tokenizer; recomputed only when a tensor's storage or version counter moved."""
+    import hashlib
+
+    import torch
+
+    hf = getattr(model, "hf", None)
+    if hf is None:
+        return None
+    tensors = list(hf.named_parameters()) + list(hf.named_buffers())
+    state = tuple((name, t.data_ptr(), t._version, t.dtype) for name, t in tensors)
+    try:
+        held = _KEYS.get(model)
+    except TypeError:  # a model object that cannot be weakly referenced: no memo
+        return None
+    if held is not None and held[0] == state:
+        return held[1]
+    h = hashlib.sha256()
+    for name, t in tensors:
+        t = t.detach().cpu().contiguous()
+        h.update(f"{name}|{t.dtype}|{tuple(t.shape)}|".encode())
+        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+    tok = model.tokenizer
+    h.update(hf.config.to_json_string().encode())
+    h.update(f"{type(tok).__name__}|{len(tok)}|{getattr(tok, 'chat_template', None)}".encode())
+    h.update(json.dumps(tok.get_vocab(), sort_keys=True).encode())
+    key = h.hexdigest()
+    _KEYS[model] = (state, key)
+    return key
+
+
+def _memo(model: Any) -> dict[tuple[Any, ...], list[float]]:
+    key = _content_key(model)
+    if key is None:
+        return {}
+    if key not in _MEMO:
+        while len(_MEMO) >= _MEMO_MODELS:
+            _MEMO.pop(next(iter(_MEMO)))
+        _MEMO[key] = {}
+    return _MEMO[key]
+
+
 def outputs(model: Any, queries: Sequence[tuple[Item, str]], *, removal: Removal = "delete",
             batch_size: int = 8, target_tokens: dict[str, int] | None = None) -> list[list[float]]:
     """Model outputs (see the module docstring) for each (item, mask); identical prompts are
-    run once. ``target_tokens`` gives a prompt item's target token id (by example id)."""
+    run once (also across calls on the same model). ``target_tokens`` gives a prompt item's
+    target token id (by example id). Prompts sharing a token prefix share its forward pass
+    (``forward.next_token_logprobs``)."""
+    from plurieval_faithfulness.forward import next_token_logprobs
+
     mask_token = mask_token_of(model.tokenizer) if removal == "mask" else ""
-    prompts = [item.prompt(mask, removal, mask_token) for item, mask in queries]
-    out: list[list[float] | None] = [None] * len(queries)
-    groups: dict[tuple[Any, bool], list[int]] = {}
-    for i, (item, _) in enumerate(queries):
-        key = (tuple(item.letters) if item.letters else None, item.settings.chat)
-        groups.setdefault(key, []).append(i)
-    for (letters, chat), idx in groups.items():
-        unique = list(dict.fromkeys(prompts[i] for i in idx))
+    memo = _memo(model)
+    keys: list[tuple[Any, ...]] = []
+    for item, mask in queries:
+        letters = tuple(item.letters) if item.letters else None
+        tok = None
+        if letters is None:
+            tok = (target_tokens or {}).get(item.example.id)
+            if tok is None:
+                raise PluriError(f"{item.example.id}: no target token for a prompt item")
+        keys.append((item.prompt(mask, removal, mask_token), letters, item.settings.chat, tok))
+    todo = [k for k in dict.fromkeys(keys) if k not in memo]
+    by_form: dict[tuple[Any, bool], list[tuple[Any, ...]]] = {}
+    for key in todo:
+        by_form.setdefault((key[1], key[2]), []).append(key)
+    for (letters, chat), group in by_form.items():
+        prompts = [k[0] for k in group]
         if letters is not None:
-            probs = _softmax(choice_logprobs(model, unique, list(letters), chat=chat, batch_size=batch_size))
-            by_prompt = {p: row.tolist() for p, row in zip(unique, probs, strict=True)}
-        else:
-            lp = model.next_token_logprobs(unique, chat=chat, batch_size=batch_size).double().exp().numpy()
-            by_prompt = {p: row for p, row in zip(unique, lp, strict=True)}
-        for i in idx:
-            if letters is not None:
-                out[i] = list(by_prompt[prompts[i]])
+            letter_ids = _letter_groups(model.tokenizer, letters)
+            if letter_ids is None:  # multi-token options: scored as continuations by core
+                rows = choice_logprobs(model, prompts, list(letters), chat=chat, batch_size=batch_size)
             else:
-                tok = (target_tokens or {}).get(queries[i][0].example.id)
-                if tok is None:
-                    raise PluriError(f"{queries[i][0].example.id}: no target token for a prompt item")
-                out[i] = [float(by_prompt[prompts[i]][tok])]
-    return [o for o in out if o is not None]
+                rows = np.asarray(next_token_logprobs(model, model.encode(prompts, chat=chat), batch_size,
+                                                      [letter_ids] * len(prompts)))
+            for key, row in zip(group, _softmax(rows), strict=True):
+                memo[key] = row.tolist()
+        else:
+            rows = next_token_logprobs(model, model.encode(prompts, chat=chat), batch_size, [[[k[3]]] for k in group])
+            for key, row in zip(group, rows, strict=True):
+                memo[key] = [float(np.exp(row[0]))]
+    return [list(memo[k]) for k in keys]
 
 
 def predicted(model: Any, items: Sequence[Item], batch_size: int = 8) -> list[dict[str, Any]]:

@@ -14,6 +14,7 @@ from plurieval.hashing import file_hash
 from plurieval.leaderboard.submit import build_entry
 from plurieval.leaderboard.validate import validate_entry
 from plurieval.scoring import score_file
+from plurieval_faithfulness.data import SAMPLE
 
 METRICS = ["comprehensiveness", "sufficiency", "aopc_comprehensiveness", "aopc_sufficiency", "tau_loo",
            "token_f1", "token_iou", "auprc"]
@@ -77,9 +78,18 @@ def test_leaderboard_entry_is_revalidated_from_the_records(tmp_path, planted_fol
     out = run(tmp_path, planted_folder, "integrated-gradients", report=False)
     board = tmp_path / "leaderboards" / "faithfulness"
     (board / "entries").mkdir(parents=True)
+    # The board pins the shipped sample as the real board pins the e-SNLI data: same loader, in the
+    # benchmark's order, so the validator re-derives every row's reference itself.
+    params = {"data_dir": str(SAMPLE), "order": "spread"}
+    dataset = get_host().get("dataset", "esnli-highlights").create(params)
+    info = dataset.info(dataset.load(None), None)
     (board / "board.yaml").write_text(yaml.safe_dump({
         "benchmark": "faithfulness", "spec_version": "1", "metrics": METRICS, "ranking_metric": "comprehensiveness",
-        "aggregation": {"kind": "metric", "group_by": "label"}, "bootstrap": {"seed": 0, "resamples": 200}}))
+        "aggregation": {"kind": "metric", "group_by": "label"}, "bootstrap": {"seed": 0, "resamples": 200},
+        "data": {"dataset": "esnli-highlights", "params": params, "split": None, "id": info.id,
+                 "revision": info.revision, "content_hash": info.content_hash, "num_examples": info.num_examples,
+                 "min_examples": 5, "rows": {"example_id": "{example.id}", "reference": "{example.target}",
+                                             "metadata": {"label": "{example.metadata.label}"}}}}))
     entry = build_entry(out.run_dir, get_host(), submitter="test", board_dir=board)
     assert validate_entry(entry, get_host(), board_dir=board).ok
     # A submitter edits a recorded model output (and fixes the file hash): the record no longer
