@@ -5,22 +5,26 @@ are resolved lazily (PEP 562), so ``from plurieval.api import hookimpl`` in a pl
 ``plugin.py`` stays as cheap as before: torch, transformers and the model layer are imported
 only when a plugin touches one of their names (``LanguageModel``, ``AddVector``, ...).
 
-Grouped by what a plugin author does with them:
+Grouped by what a plugin author does with them (``docs/plugins.md`` documents each):
 
 - the contract: ``hookimpl``, the spec records, ``NoConfig``;
-- the domain model: ``Dataset``, ``Example``, ``SteeringMethod``, ``ExplanationMethod``,
-  ``Metric``, ``RecordedMetric`` (model in the loop, recomputable from its recorded queries),
-  ``Benchmark``, ...;
+- the domain model: ``Dataset``, ``Example``, ``ExplanationMethod``, ``Metric`` (+
+  ``MetricOutput`` for per-example details), ``RecordedMetric`` (model in the loop, recomputable
+  from its recorded queries, + ``attach_queries``), ``Benchmark``, ...;
+- the steering protocol: ``SteeringMethod``/``DirectionMethod`` (a method), ``SteeringBenchmark``
+  (a benchmark that declares; core's loop runs it) and their records (``SteeringTask``,
+  ``Contrast``, ``Candidate``, ``Condition``, ``SteeringPlan``, ...);
 - errors to raise: ``PluriError``, ``DataError``, ``ConfigError``;
-- config helpers: ``CommaList``;
+- config helpers: ``CommaList``, ``DirectionConfig``;
 - data helpers: ``data_path``, ``download``, ``cache_root``, ``read_jsonl``, ``content_hash``, ``file_hash``,
   ``atomic_write`` (unique temp file + rename), ``file_lock``, ``redact_uri``, ``split_credentials``;
-- statistics: ``with_ci``;
+- statistics: ``with_ci``, ``bootstrap_ci``, ``mean``;
 - text checks: ``check_degenerate``, ``is_degenerate``, ``DegenerateConfig`` (degenerate-text detector), ``strip_echo``;
 - explanation-loop helpers: ``run_explanation_benchmark``, ``choice_logprobs``, ``generate_texts``;
 - the model layer: ``LanguageModel``, ``Generation``, loaders, interventions;
 - steering math: ``direction_for``, ``diff_mean``, activations, LAPE, SAE, prompt rewrites;
-- driving runs from a plugin command: ``build_run_config``, ``apply_overrides``, ``execute``.
+- driving runs from a plugin command: ``execute_run``, ``execute``, ``build_run_config``,
+  ``apply_overrides``; ``get_host`` (the registry of every installed component).
 """
 
 from __future__ import annotations
@@ -49,10 +53,35 @@ _EXPORTS: dict[str, str] = {
     "Method": "plurieval.components",
     "Metric": "plurieval.components",
     "MetricContext": "plurieval.components",
+    "MetricOutput": "plurieval.components",
     "MetricResult": "plurieval.components",
     "Prediction": "plurieval.components",
-    "RecordedMetric": "plurieval.components",
+    # the steering protocol (types: torch-free)
     "SteeringMethod": "plurieval.components",
+    "SteeringBenchmark": "plurieval.components",
+    "SteeringTask": "plurieval.components",
+    "SteeringPlan": "plurieval.components",
+    "SteeringUnit": "plurieval.components",
+    "Reading": "plurieval.components",
+    "Contrast": "plurieval.components",
+    "ActivationRequest": "plurieval.components",
+    "Candidate": "plurieval.components",
+    "Direction": "plurieval.components",
+    "Condition": "plurieval.components",
+    "Selection": "plurieval.components",
+    "Probe": "plurieval.components",
+    "PromptIntervention": "plurieval.components",
+    "NotApplicable": "plurieval.components",
+    "DirectionConfig": "plurieval.steering.config",
+    "fit_standalone": "plurieval.steering.protocol",
+    "fit_candidates": "plurieval.steering.protocol",
+    "paired_difference": "plurieval.steering.protocol",
+    "post_instruction_positions": "plurieval.steering.protocol",
+    # the run a benchmark drives (for type annotations)
+    "RunContext": "plurieval.run",
+    "RunView": "plurieval.run",
+    "ModelWork": "plurieval.run",
+    "RecordedMetric": "plurieval.components",
     "attach_queries": "plurieval.components",
     # errors
     "PluriError": "plurieval.errors",
@@ -75,6 +104,8 @@ _EXPORTS: dict[str, str] = {
     "short_hash": "plurieval.hashing:short",
     # statistics
     "with_ci": "plurieval.stats",
+    "bootstrap_ci": "plurieval.stats",
+    "mean": "plurieval.stats",
     # text checks shared by generation metrics (pure Python)
     "DegenerateConfig": "plurieval.text.degenerate",
     "DegenerateVerdict": "plurieval.text.degenerate",
@@ -87,8 +118,12 @@ _EXPORTS: dict[str, str] = {
     "run_explanation_benchmark": "plurieval.evaluate",
     "choice_logprobs": "plurieval.evaluate",
     "generate_texts": "plurieval.evaluate",
-    # resources
+    # resources and the roles they implement
     "Resources": "plurieval.resources",
+    "LanguageIdentifier": "plurieval.resources",
+    "Embedder": "plurieval.resources",
+    "Judge": "plurieval.resources",
+    "KnowledgeBase": "plurieval.resources",
     # the model layer (imports torch)
     "LanguageModel": "plurieval.models",
     "Generation": "plurieval.models",
@@ -102,25 +137,28 @@ _EXPORTS: dict[str, str] = {
     "NeuronIntervention": "plurieval.models.interventions",
     "Compose": "plurieval.models.interventions",
     "load_intervention": "plurieval.models.interventions",
-    # steering math (imports torch)
+    # steering math and the direction-method base (import torch)
+    "DirectionMethod": "plurieval.steering.methods",
+    "induce": "plurieval.steering.methods",
     "direction_for": "plurieval.steering.directions",
     "diff_mean": "plurieval.steering.directions",
     "cosine_matrix": "plurieval.steering.directions",
     "ActivationSet": "plurieval.steering.activations",
-    "collect_language_activations": "plurieval.steering.activations",
+    "collect_activations": "plurieval.steering.activations",
     "select_language_neurons": "plurieval.steering.lape",
     "train_sae": "plurieval.steering.sae",
     "select_features": "plurieval.steering.sae",
     "feature_direction": "plurieval.steering.sae",
     "PromptRewrite": "plurieval.steering.prompting",
+    "language_name": "plurieval.steering.prompting",
     # driving runs from a plugin's own command
     "build_run_config": "plurieval.config",
     "apply_overrides": "plurieval.config",
     "load_config_file": "plurieval.config",
     "split_assignment": "plurieval.config",
+    "execute_run": "plurieval.runner",
     "execute": "plurieval.runner",
     "get_host": "plurieval.host",
-    "model_identity": "plurieval.cache",
 }
 
 __all__ = sorted(_EXPORTS)
@@ -141,21 +179,35 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # for type checkers and IDEs; at run time names resolve lazily above
-    from plurieval.cache import model_identity
     from plurieval.components import (
+        ActivationRequest,
         Benchmark,
+        Candidate,
         Component,
+        Condition,
+        Contrast,
         Dataset,
         DatasetInfo,
+        Direction,
         Example,
         ExplanationMethod,
         Method,
         Metric,
         MetricContext,
+        MetricOutput,
         MetricResult,
+        NotApplicable,
         Prediction,
+        Probe,
+        PromptIntervention,
+        Reading,
         RecordedMetric,
+        Selection,
+        SteeringBenchmark,
         SteeringMethod,
+        SteeringPlan,
+        SteeringTask,
+        SteeringUnit,
         attach_queries,
     )
     from plurieval.config import (
@@ -184,23 +236,24 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time names resolve lazil
         load_intervention,
     )
     from plurieval.redact import redact_uri, split_credentials
-    from plurieval.resources import Resources
+    from plurieval.resources import Embedder, Judge, KnowledgeBase, LanguageIdentifier, Resources
     from plurieval.results import read_jsonl
-    from plurieval.runner import execute
-    from plurieval.specs import (
-        BenchmarkSpec,
-        DatasetSpec,
-        MethodSpec,
-        MetricSpec,
-        ModelSpec,
-        NoConfig,
-        ResourceSpec,
-    )
-    from plurieval.stats import with_ci
-    from plurieval.steering.activations import ActivationSet, collect_language_activations
+    from plurieval.run import ModelWork, RunContext, RunView
+    from plurieval.runner import execute, execute_run
+    from plurieval.specs import BenchmarkSpec, DatasetSpec, MethodSpec, MetricSpec, ModelSpec, NoConfig, ResourceSpec
+    from plurieval.stats import bootstrap_ci, mean, with_ci
+    from plurieval.steering.activations import ActivationSet, collect_activations
+    from plurieval.steering.config import DirectionConfig
     from plurieval.steering.directions import cosine_matrix, diff_mean, direction_for
     from plurieval.steering.lape import select_language_neurons
-    from plurieval.steering.prompting import PromptRewrite
+    from plurieval.steering.methods import DirectionMethod, induce
+    from plurieval.steering.prompting import PromptRewrite, language_name
+    from plurieval.steering.protocol import (
+        fit_candidates,
+        fit_standalone,
+        paired_difference,
+        post_instruction_positions,
+    )
     from plurieval.steering.sae import feature_direction, select_features, train_sae
     from plurieval.text.degenerate import (
         DegenerateConfig,

@@ -32,12 +32,9 @@ import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from plurieval.hashing import canonical_json, content_hash
-
-if TYPE_CHECKING:
-    from plurieval.run import RunContext
 
 # Bump when the stored encoding or the key recipe changes: old entries then simply miss.
 CACHE_FORMAT = 1
@@ -480,14 +477,31 @@ class Cache:
             self._db = None
 
 
-# --- what RunContext.generate / extract / cached do -------------------------------------------
+# --- the key scope: what every cache key of a run shares ---------------------------------------
 
-def _base_parts(ctx: RunContext) -> dict[str, Any]:
-    spec = ctx.benchmark_spec
-    return {
-        "model": model_identity(ctx.model_description()),
-        "benchmark": {"name": spec.name, "spec_version": getattr(spec, "spec_version", None)},
-    }
+@dataclasses.dataclass(frozen=True)
+class CacheScope:
+    """The part of a cache key a run contributes to every entry: the model identity, the
+    benchmark (name + spec version) and the method (name + config). Small and plain, so cached
+    work never needs the whole run context; ``model`` is None for entries that do not depend on
+    the model (``RunContext.cached(include_model=False)``)."""
+
+    model: dict[str, Any] | None
+    benchmark: dict[str, Any]
+    method_name: str | None = None
+    method: dict[str, Any] | None = None
+
+    @classmethod
+    def of(cls, model_description: dict[str, Any] | None, components: Any) -> CacheScope:
+        spec = components["benchmark"][0]
+        method = components["method"] if "method" in components else None
+        return cls(model=model_identity(model_description) if model_description is not None else None,
+                   benchmark={"name": spec.name, "spec_version": getattr(spec, "spec_version", None)},
+                   method_name=method[0].name if method else None,
+                   method=method[1].model_dump(mode="json") if method else None)
+
+    def base(self) -> dict[str, Any]:
+        return {"model": self.model, "benchmark": self.benchmark}
 
 
 _warned: set[str] = set()
@@ -501,13 +515,12 @@ def _uncacheable(err: Exception) -> None:
         logging.getLogger("plurieval").warning("not caching this call: %s", err)
 
 
-def cached_generate(ctx: RunContext, prompts: list[str], intervention: Any, settings: dict[str, Any]) -> list[Any]:
+def cached_generate(cache: Cache, scope: CacheScope, model: Any, prompts: list[str], intervention: Any,
+                    settings: dict[str, Any]) -> list[Any]:
     """Per-prompt cache entries: a partly cached batch generates only the missing prompts."""
-    cache: Cache = ctx.cache
-    model = ctx.model
     full = full_settings(model.generate, settings, skip=("prompts", "intervention", "self"))
     try:
-        base = {**_base_parts(ctx), "intervention": describe_value(intervention), "settings": full}
+        base = {**scope.base(), "intervention": describe_value(intervention), "settings": full}
         keys = [cache_key("generation", prompt=p, **base) for p in prompts]
     except TypeError as err:  # something we cannot key safely: compute, never guess
         _uncacheable(err)
@@ -532,15 +545,14 @@ def cached_generate(ctx: RunContext, prompts: list[str], intervention: Any, sett
     return out
 
 
-def cached_extract(ctx: RunContext, prompts: list[str], points: list[str], kw: dict[str, Any]) -> dict[str, Any]:
+def cached_extract(cache: Cache, scope: CacheScope, model: Any, prompts: list[str], points: list[str],
+                   kw: dict[str, Any]) -> dict[str, Any]:
     """Per-prompt activation entries (one safetensors blob per prompt holding every point)."""
     import torch
 
-    cache: Cache = ctx.cache
-    model = ctx.model
     full = full_settings(model.extract, kw, skip=("prompts", "points", "intervention", "self"))
     try:
-        base = {**_base_parts(ctx), "intervention": describe_value(kw.get("intervention")), "settings": full}
+        base = {**scope.base(), "intervention": describe_value(kw.get("intervention")), "settings": full}
         keys = [cache_key("activation", prompt=p, points=list(points), **base) for p in prompts]
     except TypeError as err:
         _uncacheable(err)
@@ -565,15 +577,14 @@ def cached_extract(ctx: RunContext, prompts: list[str], points: list[str], kw: d
     return {p: [r[p] for r in rows] if as_list else torch.stack([r[p] for r in rows]) for p in points}  # type: ignore[index]
 
 
-def cached_value(ctx: RunContext, kind: str, key_parts: Any, compute: Callable[[], Any], include_model: bool) -> Any:
-    cache: Cache = ctx.cache
-    parts: dict[str, Any] = {"parts": key_parts,
-                             "benchmark": _base_parts(ctx)["benchmark"] if not include_model else None}
-    if include_model:
-        parts.update(_base_parts(ctx))
-    if "method" in ctx.components:
-        parts["method"] = ctx.components["method"][1].model_dump(mode="json")
-        parts["method_name"] = ctx.components["method"][0].name
+def cached_value(cache: Cache, scope: CacheScope, kind: str, key_parts: Any, compute: Callable[[], Any]) -> Any:
+    """``compute()`` or its cached value; the key is ``kind`` + ``key_parts`` + ``scope``."""
+    parts: dict[str, Any] = {"parts": key_parts, "benchmark": scope.benchmark if scope.model is None else None}
+    if scope.model is not None:
+        parts.update(scope.base())
+    if scope.method_name is not None:
+        parts["method"] = scope.method
+        parts["method_name"] = scope.method_name
     try:
         key = cache_key(kind, **parts)
     except TypeError as err:

@@ -198,6 +198,9 @@ def run(
     output: Annotated[Path | None, typer.Option(help="output directory (default: runs)")] = None,
     seed: Annotated[int | None, typer.Option(help="random seed")] = None,
     batch_size: Annotated[int | None, typer.Option(help="generation/extraction batch size")] = None,
+    metric: Annotated[list[str] | None, typer.Option(
+        "--metric", help="add a registered metric to the benchmark's own (repeatable); replace them with "
+                         "--set metrics=[a,b]")] = None,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="neither read nor write the cache")] = False,
     force: Annotated[bool, typer.Option("--force", help="redo a run that already finished")] = False,
 ) -> None:
@@ -208,7 +211,9 @@ def run(
 
         plurieval run clasbench --model default --method diffmean --limit 10 --output runs
 
-        plurieval run polyrefuse --model default-refusal --set languages=en,de,ja --limit 20
+        plurieval run polyrefuse --model default-refusal --method pca --set languages=en,de,ja --limit 20
+
+        plurieval run clasbench --method diffmean --metric example-answer-words --set 'side_effects=[polyrefuse]'
     """
     from plurieval.config import apply_overrides, build_run_config, load_config_file
 
@@ -222,6 +227,8 @@ def run(
             data[key] = str(value) if isinstance(value, Path) else value
     if no_cache:
         data["cache"] = False
+    if metric:
+        data["extra_metrics"] = list(data.get("extra_metrics") or []) + list(metric)
     apply_overrides(data, set_ or [])
     run_config = build_run_config(data)
 
@@ -232,7 +239,7 @@ def run(
     outcome = execute(run_config, host, force=force)
     _print_summary(outcome.summary)
     err_console.print(safe(f"run directory: {outcome.run_dir}" + (" (resumed)" if outcome.resumed else "")),
-                      highlight=False)
+                      soft_wrap=True, highlight=False)
 
 
 @app.command()

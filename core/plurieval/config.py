@@ -113,7 +113,13 @@ class RunConfig(BaseModel):
     model: ComponentRef = Field(default_factory=lambda: ComponentRef(name="default"))
     method: ComponentRef | None = None
     dataset: ComponentRef | None = Field(None, description="override the benchmark's dataset")
-    metrics: list[ComponentRef] | None = Field(None, description="override the benchmark's metrics")
+    metrics: list[ComponentRef] | None = Field(
+        None, description="replace the benchmark's metrics (every benchmark scores with exactly these)")
+    extra_metrics: list[ComponentRef] | None = Field(
+        None, description="add these metrics to the benchmark's (or to `metrics`), on every benchmark")
+    side_effects: list[ComponentRef] | None = Field(
+        None, description="steering runs: also measure each chosen intervention on these benchmarks' probe prompts "
+                          "(e.g. polyrefuse), against no intervention, with paired bootstrap intervals")
     seed: int = 0
     limit: int | None = Field(None, ge=1, description="at most this many examples per split/language")
     batch_size: int = Field(8, ge=1)
@@ -211,7 +217,8 @@ def _non_finite_problems(role: str, cfg: Any) -> list[tuple[str, str]]:
 
 def validate_components(config: RunConfig, host: Any) -> dict[str, Any]:
     """Resolve every named component and validate its params. Returns the validated configs
-    keyed by role (``benchmark``, ``model``, ``method``, ``dataset``, ``metrics.N``); all
+    keyed by role (``benchmark``, ``model``, ``method``, ``dataset``, ``metrics.N``,
+    ``extra_metrics.N``, ``side_effects.N``); all
     problems are reported together."""
     problems: list[tuple[str, str]] = []
     resolved: dict[str, Any] = {}
@@ -220,7 +227,9 @@ def validate_components(config: RunConfig, host: Any) -> dict[str, Any]:
         ("model", "model", config.model),
         ("method", "method", config.method),
         ("dataset", "dataset", config.dataset),
-    ] + [(f"metrics.{i}", "metric", ref) for i, ref in enumerate(config.metrics or [])]
+    ] + [(f"metrics.{i}", "metric", ref) for i, ref in enumerate(config.metrics or [])] \
+      + [(f"extra_metrics.{i}", "metric", ref) for i, ref in enumerate(config.extra_metrics or [])] \
+      + [(f"side_effects.{i}", "benchmark", ref) for i, ref in enumerate(config.side_effects or [])]
     for role, kind, ref in refs:
         if ref is None:
             continue

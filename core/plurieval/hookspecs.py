@@ -10,7 +10,7 @@ reported with the plugin's name and does not stop the other plugins.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import pluggy
@@ -18,7 +18,7 @@ import pluggy
 if TYPE_CHECKING:
     import typer
 
-    from plurieval.run import RunContext
+    from plurieval.run import RunView
     from plurieval.specs import (
         BenchmarkSpec,
         DatasetSpec,
@@ -76,33 +76,37 @@ def register_commands(cli: typer.Typer) -> None:
 
 
 # --- lifecycle: called by the runner; implementations observe, they never change results --
+# ``run`` is a read-only ``plurieval.run.RunView`` (run_id, run_dir, resumed, config and
+# manifest copies, scope); its one write, ``run.annotate(section, value)``, adds an observer's
+# own section to the manifest (the tracker records where it uploads).
 
 @hookspec
-def run_started(run: RunContext) -> None:
+def run_started(run: RunView) -> None:
     """A run begins: its manifest is written, nothing is evaluated yet. ``run.resumed`` tells
     whether it continues an interrupted run."""
 
 
 @hookspec
-def example_scored(run: RunContext, key: str, record: dict[str, Any]) -> None:
-    """One per-example result was written to ``results.jsonl`` (``key`` is its unique key)."""
+def example_scored(run: RunView, key: str, record: Mapping[str, Any]) -> None:
+    """One per-example result was written to ``results.jsonl`` (``key`` is its unique key;
+    ``record`` is a read-only copy of the row)."""
 
 
 @hookspec
 def metric_computed(
-    run: RunContext, name: str, value: float, step: int | None, labels: dict[str, str]
+    run: RunView, name: str, value: float, step: int | None, labels: dict[str, str]
 ) -> None:
     """An aggregate metric is known. ``labels`` qualify it (``{"language": "de"}``);
     ``step`` orders a series (a layer index in a sweep)."""
 
 
 @hookspec
-def artifact_written(run: RunContext, path: str, kind: str) -> None:
+def artifact_written(run: RunView, path: str, kind: str) -> None:
     """A file was written into the run directory (``kind``: plot, table, intervention, ...)."""
 
 
 @hookspec
-def run_finished(run: RunContext, summary: dict[str, Any] | None, error: BaseException | None) -> None:
+def run_finished(run: RunView, summary: dict[str, Any] | None, error: BaseException | None) -> None:
     """A run ended: ``summary`` on success, ``error`` when it failed or was interrupted."""
 
 

@@ -20,6 +20,24 @@ if TYPE_CHECKING:
 
 MANIFEST_VERSION = 1
 
+# Run-config fields that change where or how a run is reported, never what it computes: left
+# out of the config digest, which names the run directory and is the manifest's config_hash.
+NON_SEMANTIC_FIELDS = frozenset({"output_dir", "tracking", "cache"})
+
+
+# Fields added after runs were first made: left out while unset, so older configs keep their
+# digest (their run directory and config_hash stay what they were).
+_OMITTED_WHEN_UNSET = ("extra_metrics", "side_effects")
+
+
+def config_digest(config: Any) -> str:
+    """The digest of everything in a ``RunConfig`` that determines what a run computes."""
+    data = config.model_dump(mode="json", exclude=set(NON_SEMANTIC_FIELDS))
+    for name in _OMITTED_WHEN_UNSET:
+        if data.get(name) is None:
+            data.pop(name, None)
+    return content_hash(data)
+
 
 def git_revision(path: Path | None = None) -> dict[str, Any] | None:
     """Revision and dirty flag of the checkout plurieval runs from, if it is one."""
@@ -74,7 +92,7 @@ def build_manifest(ctx: RunContext, previous: dict[str, Any] | None = None) -> d
         "run_id": ctx.run_id,
         "created_at": prev.get("created_at", time.strftime("%Y-%m-%dT%H:%M:%S%z")),
         "config": config.model_dump(mode="json"),
-        "config_hash": content_hash(config.model_dump(mode="json", exclude={"output_dir", "tracking", "cache"})),
+        "config_hash": config_digest(config),
         "components": components,
         "benchmark": {
             "name": bench_spec.name,

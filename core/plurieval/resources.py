@@ -2,25 +2,66 @@
 ``"embedder"`` (optionally by name, with params) and never hard-codes one. Instances are built
 once per process and shared by every metric that asks for the same (name, params).
 
-Roles and the interface each implements (duck-typed):
-
-- ``language_identifier``: ``detect(texts: list[str]) -> list[str]`` (ISO 639-1 codes, "und"
-  when undecidable); ``languages`` (codes it can return).
-- ``embedder``: ``encode(texts: list[str]) -> numpy.ndarray`` (L2-normalised rows).
-- ``judge``: ``judge(prompts: list[str]) -> list[str]`` (raw judge text).
-- ``knowledge_base``: ``lookup(query, language, domain) -> list[dict]`` (the entities a name
-  may denote: ``id``, ``kind`` entity/category, ``origin``), ``describe()`` (``name``,
-  ``content_hash``) and ``topics``; a gazetteer adds ``match_index(language, domain, linker)``
-  for scanning text, a phrase-based backend ``link_phrase(phrase, language=, topic=)``
-  (``culture-kb`` and ``wikidata`` in plurieval_makieval).
+Each role is a typed protocol below (``ROLES`` maps role name → protocol); a
+``ResourceSpec(provides=ROLE)`` factory returns an object implementing it.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from plurieval.errors import PluriError
 from plurieval.hashing import content_hash
+
+
+@runtime_checkable
+class LanguageIdentifier(Protocol):
+    """Role ``language_identifier``: ISO 639-1 codes per text ("und" when undecidable, e.g.
+    empty text); ``languages``: the codes it can return."""
+
+    languages: Any
+
+    def detect(self, texts: list[str]) -> list[str]: ...
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    """Role ``embedder``: one L2-normalised row per text (``numpy.ndarray [n, dim]``), so a dot
+    product is a cosine similarity."""
+
+    def encode(self, texts: list[str]) -> Any: ...
+
+
+@runtime_checkable
+class Judge(Protocol):
+    """Role ``judge``: the judge model's raw reply to each prompt (metrics parse it and keep the
+    reply in their per-example details, so a score is recomputable without the judge)."""
+
+    def judge(self, prompts: list[str]) -> list[str]: ...
+
+
+@runtime_checkable
+class KnowledgeBase(Protocol):
+    """Role ``knowledge_base``: ``lookup(query, language, domain)`` gives the entities a name may
+    denote (dicts with ``id``, ``kind`` entity/category, ``origin``); ``describe()`` names the
+    source (``name``, ``content_hash``); ``topics`` the domains it covers. A gazetteer adds
+    ``match_index(language, domain, linker)`` for scanning text, a phrase-based backend
+    ``link_phrase(phrase, language=, topic=)`` (``culture-kb`` and ``wikidata`` in
+    plurieval_makieval)."""
+
+    topics: Any
+
+    def lookup(self, query: str, language: str, domain: str) -> list[dict[str, Any]]: ...
+
+    def describe(self) -> dict[str, Any]: ...
+
+
+ROLES: dict[str, type] = {
+    "language_identifier": LanguageIdentifier,
+    "embedder": Embedder,
+    "judge": Judge,
+    "knowledge_base": KnowledgeBase,
+}
 
 
 class Resources:
@@ -28,6 +69,13 @@ class Resources:
 
     def __init__(self, host: Any):
         self.host = host
+
+    @classmethod
+    def default(cls) -> Resources:
+        """Resources of the process-wide plugin host (for a metric scored outside a run)."""
+        from plurieval.host import get_host
+
+        return cls(get_host())
 
     def spec(self, provides: str, name: str | None = None) -> Any:
         if name:

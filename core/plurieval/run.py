@@ -1,23 +1,38 @@
-"""The run context a benchmark drives its protocol through.
+"""The run context a benchmark drives its protocol through: a few small collaborators.
 
-It owns the things every benchmark needs and none should rebuild: the model (loaded on first
-use), the method, the metrics, shared resources, the resumable results file, artifacts,
-progress display, and the observer hooks (tracking, progress) fired at each step.
+- ``ctx.components`` (:class:`Components`): the validated components of the run: the method,
+  the metrics (the benchmark's defaults, replaced or extended by ``RunConfig.metrics``), the
+  dataset (``RunConfig.dataset`` or the benchmark's default), component configs.
+- ``ctx.inference`` (:class:`Inference`): the model (loaded on first use) and every piece of
+  model work: ``generate``, ``generate_rows`` (rows with their own interventions),
+  ``next_token_scores``, ``extract``, ``cached``. All of it goes through the content-addressed
+  cache when the run allows, keyed by a small :class:`plurieval.cache.CacheScope`.
+- ``ctx.records`` (:class:`Records`): the resumable results files (``results.jsonl`` and
+  ``conditions/<name>.jsonl``), metrics and artifacts, each reported to observers.
+- ``ctx.provenance`` (:class:`Provenance`): the manifest, the one place that writes it.
+- ``ctx.progress``: the run's progress display (``PLURIEVAL_NO_PROGRESS=1`` silences it).
+
+The short names a benchmark used before (``ctx.model``, ``ctx.generate``, ``ctx.record``,
+``ctx.add_dataset`` ...) remain as shortcuts to these collaborators. Observers (the lifecycle
+hooks) never see this object: they get a read-only :class:`RunView`.
 """
 
 from __future__ import annotations
 
 import contextlib
+import copy
 import json
 import os
 import sys
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+import time
+import types
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
-from plurieval.components import Metric, MetricContext
+from plurieval.components import Metric, MetricContext, PromptIntervention
 from plurieval.config import RunConfig
+from plurieval.errors import PluriError
 from plurieval.resources import Resources
 from plurieval.results import ResultsFile
 from plurieval.specs import ComponentSpec
@@ -25,47 +40,110 @@ from plurieval.specs import ComponentSpec
 T = TypeVar("T")
 
 
-@dataclass
-class RunContext:
-    host: Any
-    config: RunConfig
-    run_id: str
-    run_dir: Path
-    components: dict[str, tuple[ComponentSpec, Any]]
-    resumed: bool = False
-    # Set when the run is one point of a sweep: {"id": sweep id, "data": what sweep observers
-    # shared with every run (the MLflow parent run, say)}. None for a standalone run.
-    sweep: dict[str, Any] | None = None
-    manifest: dict[str, Any] = field(default_factory=dict)
-    _model: Any = None
-    _method: Any = None
+# --- components -----------------------------------------------------------------------------------
 
-    def __post_init__(self) -> None:
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        self.results = ResultsFile(self.run_dir / "results.jsonl")
-        self.resources = Resources(self.host)
-        self.metric_values: dict[str, Any] = {}
-        # Reproducibility plumbing (cache, model-loaded listeners, nested sweep scopes).
-        from plurieval.cache import Cache
+class Components(Mapping[str, tuple[ComponentSpec, Any]]):
+    """The run's validated components by role (``benchmark``, ``model``, ``method``, ``dataset``,
+    ``metrics.N``, ``extra_metrics.N``) → (spec, config), plus the instances built from them."""
 
-        self.cache: Cache | None = Cache() if self.config.cache else None
-        self._model_listeners: list[Callable[[Any], None]] = []
-        self._model_description: dict[str, Any] | None = None
-        self.scope: list[str] = []
+    def __init__(self, host: Any, config: RunConfig, resolved: dict[str, tuple[ComponentSpec, Any]]):
+        self.host = host
+        self.config = config
+        self._resolved = dict(resolved)
+        self._method: Any = None
 
-    # --- components -----------------------------------------------------------------------------
+    def __getitem__(self, role: str) -> tuple[ComponentSpec, Any]:
+        return self._resolved[role]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._resolved)
+
+    def __len__(self) -> int:
+        return len(self._resolved)
 
     @property
     def benchmark_spec(self) -> ComponentSpec:
-        return self.components["benchmark"][0]
+        return self._resolved["benchmark"][0]
 
     def params(self, role: str) -> Any:
         """The validated config of a component (``benchmark``, ``model``, ``method`` ...)."""
-        return self.components[role][1] if role in self.components else None
+        return self._resolved[role][1] if role in self._resolved else None
+
+    @property
+    def method(self) -> Any:
+        if self._method is None and "method" in self._resolved:
+            spec, cfg = self._resolved["method"]
+            self._method = spec.create(cfg)
+        return self._method
+
+    @property
+    def method_name(self) -> str | None:
+        return self._resolved["method"][0].name if "method" in self._resolved else None
+
+    def metric_specs(self, default: Iterable[str] = (),
+                     params: Mapping[str, Mapping[str, Any]] | None = None) -> list[tuple[ComponentSpec, Any]]:
+        """(spec, config) of every metric of the run: ``RunConfig.metrics`` when given (it
+        replaces the defaults), else ``default`` or the benchmark's registered metrics, each
+        with the ``params`` the benchmark gives it; then ``RunConfig.extra_metrics`` (added on
+        every benchmark)."""
+        if self.config.metrics is not None:
+            pairs = [self._resolved[f"metrics.{i}"] for i in range(len(self.config.metrics))]
+        else:
+            pairs = []
+            for name in default or getattr(self.benchmark_spec, "metrics", ()):
+                spec = self.host.get("metric", name)
+                pairs.append((spec, spec.make_config(dict((params or {}).get(name) or {}),
+                                                     where=f"{self.benchmark_spec.name}'s {name} metric")))
+        pairs += [self._resolved[f"extra_metrics.{i}"] for i in range(len(self.config.extra_metrics or []))]
+        return pairs
+
+    def metrics(self, default: Iterable[str] = (),
+                params: Mapping[str, Mapping[str, Any]] | None = None) -> list[tuple[ComponentSpec, Metric]]:
+        """The metrics to compute, built (see ``metric_specs``)."""
+        return [(spec, spec.create(cfg)) for spec, cfg in self.metric_specs(default, params)]
+
+    def dataset(self, default: str, params: Mapping[str, Any] | None = None, *, where: str = "") -> Any:
+        """The run's dataset: ``RunConfig.dataset`` when given (any registered dataset, with its
+        own params), else the benchmark's ``default`` with ``params``. The one way every
+        benchmark resolves its data."""
+        if "dataset" in self._resolved:
+            spec, cfg = self._resolved["dataset"]
+            return spec.create(cfg)
+        spec = self.host.get("dataset", default)
+        return spec.create(dict(params or {}), where=where or f"benchmark {self.benchmark_spec.name!r} dataset params")
+
+    @property
+    def dataset_overridden(self) -> bool:
+        return "dataset" in self._resolved
+
+
+# --- model work -------------------------------------------------------------------------------------
+
+class Inference:
+    """The model and every piece of work done with it. ``generate_rows`` and
+    ``next_token_scores`` take one row per (prompt, intervention) so a benchmark hands a whole
+    grid over at once (the model layer may batch heterogeneous rows)."""
+
+    def __init__(self, components: Components, config: RunConfig, provenance: Provenance):
+        self.components = components
+        self.config = config
+        self.provenance = provenance
+        from plurieval.cache import Cache
+
+        self.cache: Cache | None = Cache() if config.cache else None
+        self._model: Any = None
+        self._model_listeners: list[Callable[[Any], None]] = []
+        self._description: dict[str, Any] | None = None
+        self._scope: Any = None
+        self.rows_generated = 0  # prompts handed to the model's generate (after de-duplication)
+        # Where row-wise model work is announced (stage, rows): the steering loop's progress.
+        self.report: Callable[[str, int], None] | None = None
+
+    # --- the model ----------------------------------------------------------------------------------
 
     @property
     def model(self) -> Any:
-        """The language model, loaded the first time a benchmark asks for it."""
+        """The language model, loaded the first time anything asks for it."""
         if self._model is None:
             spec, cfg = self.components["model"]
             self._model = spec.create(cfg)
@@ -73,81 +151,83 @@ class RunContext:
                 listener(self._model)
         return self._model
 
+    @property
+    def model_loaded(self) -> bool:
+        return self._model is not None
+
     def on_model_loaded(self, listener: Callable[[Any], None]) -> None:
-        """Call ``listener(model)`` when the model gets loaded (now, if it already is). The
-        runner uses it to record ``model.describe()`` in the manifest the moment it is known."""
+        """Call ``listener(model)`` when the model gets loaded (now, if it already is)."""
         self._model_listeners.append(listener)
         if self._model is not None:
             listener(self._model)
 
     def model_description(self) -> dict[str, Any]:
         """``model.describe()`` (loads the model), computed once: it may hash the weights."""
-        if self._model_description is None:
+        if self._description is None:
             describe = getattr(self.model, "describe", None)
-            self._model_description = dict(describe()) if callable(describe) else {"id": type(self.model).__name__}
-            if not self._model_description.get("weights_hash") and hasattr(self.model, "hf"):
+            self._description = dict(describe()) if callable(describe) else {"id": type(self.model).__name__}
+            if not self._description.get("weights_hash") and hasattr(self.model, "hf"):
                 # No loader-provided hash (e.g. a model built in memory): hash the weights
                 # themselves, so the cache can never confuse two models that share a name.
                 from plurieval.cache import state_dict_digest
 
-                self._model_description["weights_hash"] = state_dict_digest(self.model.hf)
-        return self._model_description
+                self._description["weights_hash"] = state_dict_digest(self.model.hf)
+        return self._description
 
     @property
-    def model_loaded(self) -> bool:
-        return self._model is not None
+    def scope(self) -> Any:
+        """What every cache key of this run shares (model identity, benchmark, method)."""
+        if self._scope is None:
+            from plurieval.cache import CacheScope
 
-    @property
-    def method(self) -> Any:
-        if self._method is None and "method" in self.components:
-            spec, cfg = self.components["method"]
-            self._method = spec.create(cfg)
-        return self._method
+            self._scope = CacheScope.of(self.model_description(), self.components)
+        return self._scope
 
-    def metrics(self, default: Iterable[str] = ()) -> list[tuple[ComponentSpec, Metric]]:
-        """The metrics to compute: the run config's override, else the benchmark's defaults."""
-        if self.config.metrics is not None:
-            pairs = [self.components[f"metrics.{i}"] for i in range(len(self.config.metrics))]
-        else:
-            pairs = []
-            for name in default or self.benchmark_spec.metrics:
-                spec = self.host.get("metric", name)
-                pairs.append((spec, spec.make_config({})))
-        return [(spec, spec.create(cfg)) for spec, cfg in pairs]
+    # --- generation -----------------------------------------------------------------------------
 
-    def metric_context(self, spec: Any, **kw: Any) -> MetricContext:
-        needs = getattr(spec, "needs", frozenset())
-        return MetricContext(
-            resources=self.resources,
-            model=self.model if "model" in needs else None,
-            method=self.method if "method" in needs else None,
-            **kw,
-        )
-
-    # --- model work (every benchmark goes through these, so caching applies uniformly) --------
-
-    def generate(self, prompts: list[str], *, intervention: Any = None, **settings: Any) -> list[Any]:
+    def generate(self, prompts: Sequence[str], *, intervention: Any = None, **settings: Any) -> list[Any]:
         """Generate with the run's model (``LanguageModel.generate`` settings). Served from the
         content-addressed cache per prompt when the run config allows it."""
         settings.setdefault("batch_size", self.config.batch_size)
         if settings.get("seed") is not None:  # the manifest lists every sampling seed used
-            used = self.manifest.setdefault("seeds", {}).setdefault("generation", [])
-            if settings["seed"] not in used:
-                used.append(settings["seed"])
+            self.provenance.note_generation_seed(settings["seed"])
+        prompts = list(prompts)
+        self.rows_generated += len(prompts)
         if self.cache is not None:
             from plurieval.cache import cached_generate
 
-            return cached_generate(self, list(prompts), intervention, settings)
+            return cached_generate(self.cache, self.scope, self.model, prompts, intervention, settings)
         return self.model.generate(prompts, intervention=intervention, **settings)
 
-    def extract(self, prompts: list[str], points: list[str], **kw: Any) -> dict[str, Any]:
-        """Activations at hook points (``LanguageModel.extract``)."""
+    def generate_rows(self, prompts: Sequence[str], interventions: Sequence[Any], **settings: Any) -> list[Any]:
+        """One generation per row ``(prompts[i], interventions[i])``; ``None`` = unsteered, a
+        ``PromptIntervention`` rewrites the prompt and runs without hooks. Rows are grouped by
+        intervention (first appearance order, prompts in row order, duplicates generated once)
+        and each group goes through ``generate``, so results and cache keys are those of a
+        plain ``generate`` call per intervention."""
+        if self.report is not None:
+            self.report("generating", len(prompts))
+        return generate_rows(self.generate, prompts, interventions, **settings)
+
+    def next_token_scores(self, prompts: Sequence[str], interventions: Sequence[Any],
+                          scorers: Sequence[Callable[[Any], Any]], *, chat: bool = True) -> list[Any]:
+        """``scorers[i](logprobs)`` for each row, where ``logprobs`` is the ``[vocab]``
+        next-token log-distribution after ``prompts[i]`` under ``interventions[i]`` (e.g. a
+        refusal score, or a KL divergence against an unsteered row). Rows are grouped by
+        intervention; never cached (the values are cheap to recompute and large to store)."""
+        if self.report is not None:
+            self.report("scoring next tokens", len(prompts))
+        return next_token_scores(self.model, prompts, interventions, scorers, chat=chat,
+                                 batch_size=self.config.batch_size)
+
+    def extract(self, prompts: Sequence[str], points: Sequence[str], **kw: Any) -> dict[str, Any]:
+        """Activations at hook points (``LanguageModel.extract``), cached per prompt."""
         kw.setdefault("batch_size", self.config.batch_size)
         if self.cache is not None:
             from plurieval.cache import cached_extract
 
-            return cached_extract(self, list(prompts), list(points), kw)
-        return self.model.extract(prompts, points, **kw)
+            return cached_extract(self.cache, self.scope, self.model, list(prompts), list(points), kw)
+        return self.model.extract(list(prompts), list(points), **kw)
 
     def cached(self, kind: str, key_parts: Any, compute_fn: Callable[[], T], *, include_model: bool = True) -> T:
         """``compute_fn()``, or its cached value. The key combines ``kind``, ``key_parts`` (say
@@ -156,9 +236,171 @@ class RunContext:
         tensors, an intervention, or JSON. Use it for fitted directions."""
         if self.cache is None:
             return compute_fn()
-        from plurieval.cache import cached_value
+        from plurieval.cache import CacheScope, cached_value
 
-        return cached_value(self, kind, key_parts, compute_fn, include_model)
+        scope = self.scope if include_model else CacheScope.of(None, self.components)
+        return cached_value(self.cache, scope, kind, key_parts, compute_fn)
+
+    def close(self) -> None:
+        if self.cache is not None:
+            self.cache.close()
+
+
+def generate_rows(generate: Callable[..., list[Any]], prompts: Sequence[str], interventions: Sequence[Any],
+                  **settings: Any) -> list[Any]:
+    """Rows ``(prompt, intervention)`` → one generation each, through ``generate(prompts,
+    intervention=..., **settings)`` once per distinct intervention (see
+    ``Inference.generate_rows``)."""
+    if len(prompts) != len(interventions):
+        raise PluriError(f"generate_rows: {len(prompts)} prompts but {len(interventions)} interventions")
+    groups: dict[int, tuple[Any, dict[str, int]]] = {}
+    where: list[tuple[int, str]] = []
+    for prompt, iv in zip(prompts, interventions, strict=True):
+        text = iv.rewrite([prompt])[0] if isinstance(iv, PromptIntervention) else prompt
+        _, index = groups.setdefault(id(iv), (iv, {}))
+        index.setdefault(text, len(index))
+        where.append((id(iv), text))
+    out: dict[tuple[int, str], Any] = {}
+    for gid, (iv, index) in groups.items():
+        texts = list(index)
+        gens = generate(texts, intervention=None if isinstance(iv, PromptIntervention) else iv, **settings)
+        out.update({(gid, t): g for t, g in zip(texts, gens, strict=True)})
+    return [out[w] for w in where]
+
+
+def next_token_scores(model: Any, prompts: Sequence[str], interventions: Sequence[Any],
+                      scorers: Sequence[Callable[[Any], Any]], *, chat: bool = True, batch_size: int = 8) -> list[Any]:
+    """Rows ``(prompt, intervention, scorer)`` → ``scorer(next-token logprobs)``, one model
+    call per distinct intervention (see ``Inference.next_token_scores``)."""
+    if not (len(prompts) == len(interventions) == len(scorers)):
+        raise PluriError(f"next_token_scores: {len(prompts)} prompts, {len(interventions)} interventions, "
+                         f"{len(scorers)} scorers")
+    groups: dict[int, tuple[Any, list[int]]] = {}
+    for i, iv in enumerate(interventions):
+        groups.setdefault(id(iv), (iv, []))[1].append(i)
+    out: list[Any] = [None] * len(prompts)
+    for iv, rows in groups.values():
+        texts = [prompts[i] for i in rows]
+        if isinstance(iv, PromptIntervention):
+            texts, iv = iv.rewrite(texts), None
+        logprobs = model.next_token_logprobs(texts, intervention=iv, chat=chat, batch_size=batch_size)
+        for j, i in enumerate(rows):
+            out[i] = scorers[i](logprobs[j])
+    return out
+
+
+class ModelWork:
+    """``generate_rows`` and ``next_token_scores`` on a bare model, without a run (no cache):
+    what a method or a selection rule uses when it is called on its own."""
+
+    def __init__(self, model: Any, batch_size: int = 8):
+        self.model = model
+        self.batch_size = batch_size
+
+    def generate_rows(self, prompts: Sequence[str], interventions: Sequence[Any], **settings: Any) -> list[Any]:
+        settings.setdefault("batch_size", self.batch_size)
+        return generate_rows(self.model.generate, prompts, interventions, **settings)
+
+    def next_token_scores(self, prompts: Sequence[str], interventions: Sequence[Any],
+                          scorers: Sequence[Callable[[Any], Any]], *, chat: bool = True) -> list[Any]:
+        return next_token_scores(self.model, prompts, interventions, scorers, chat=chat, batch_size=self.batch_size)
+
+    def progress(self, items: Iterable[T], total: int | None = None, desc: str = "") -> Iterable[T]:
+        return items
+
+
+# --- records ------------------------------------------------------------------------------------------
+
+class Records:
+    """Resumable per-example results, metrics and artifacts, each reported to observers.
+
+    ``results`` is ``results.jsonl`` (the benchmark's headline rows, what leaderboards read);
+    ``condition(name)`` another resumable file, ``conditions/<name>.jsonl`` (a steering run's
+    baselines and side conditions)."""
+
+    def __init__(self, run_dir: Path, notify: Callable[..., None]):
+        self.run_dir = run_dir
+        self._notify = notify
+        self.results = ResultsFile(run_dir / "results.jsonl")
+        self._conditions: dict[str, ResultsFile] = {}
+        self.scope: list[str] = []
+
+    def condition(self, name: str) -> ResultsFile:
+        if name not in self._conditions:
+            if not name.replace("-", "").replace("_", "").isalnum():
+                raise PluriError(f"condition name {name!r} must be letters, digits, '-' or '_'")
+            self._conditions[name] = ResultsFile(self.run_dir / "conditions" / f"{name}.jsonl")
+        return self._conditions[name]
+
+    def record(self, key: str, row: dict[str, Any]) -> dict[str, Any]:
+        """Append one headline row to ``results.jsonl`` (observers get ``example_scored``)."""
+        row = self.results.record(key, row)
+        self._notify("example_scored", key=key, record=_frozen(row))
+        return row
+
+    def log_metric(self, name: str, value: float, step: int | None = None, **labels: str) -> None:
+        self._notify("metric_computed", name=name, value=float(value), step=step, labels=dict(labels))
+
+    @contextlib.contextmanager
+    def child_run(self, label: str) -> Iterator[None]:
+        """A nested scope for one point of a sweep (``"layer=3,alpha=4"``). Metrics logged
+        inside carry ``run.scope``; the MLflow tracker maps each scope to a nested run."""
+        self.scope.append(label)
+        try:
+            yield
+        finally:
+            self.scope.pop()
+
+    def artifact_path(self, relpath: str) -> Path:
+        path = self.run_dir / relpath
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def artifact_written(self, path: Path, kind: str) -> None:
+        self._notify("artifact_written", path=str(path), kind=kind)
+
+    def write_json(self, relpath: str, data: Any, kind: str = "table") -> Path:
+        from plurieval.datafiles import atomic_write
+
+        path = self.artifact_path(relpath)
+        atomic_write(path, json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
+        self.artifact_written(path, kind)
+        return path
+
+    def close(self) -> None:
+        self.results.close()
+        for f in self._conditions.values():
+            f.close()
+
+
+# --- provenance ---------------------------------------------------------------------------------------
+
+class Provenance:
+    """The run manifest and the one place that writes ``manifest.json`` (validated each time)."""
+
+    def __init__(self, run_dir: Path, notify_artifact: Callable[[Path, str], None]):
+        self.run_dir = run_dir
+        self.manifest: dict[str, Any] = {}
+        self._artifact = notify_artifact
+
+    def write(self, status: str, error: str | None = None) -> None:
+        from plurieval.datafiles import atomic_write
+        from plurieval.manifest import validate_manifest
+
+        self.manifest["status"] = status
+        self.manifest["updated_at"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+        if error:
+            self.manifest["error"] = error
+        validate_manifest(self.manifest)
+        atomic_write(self.run_dir / "manifest.json",
+                     json.dumps(self.manifest, indent=2, ensure_ascii=False, default=str) + "\n")
+
+    def add_dataset(self, info: Any) -> None:
+        """Record a dataset that was read (``DatasetInfo``) in the manifest."""
+        entry = dict(info.__dict__) if hasattr(info, "__dict__") else dict(info)
+        datasets = self.manifest.setdefault("datasets", [])
+        if entry not in datasets:
+            datasets.append(entry)
 
     def add_intervention(self, name: str, path_or_hash: str | Path) -> str:
         """Record an intervention artifact (a safetensors file, a saved intervention folder, or
@@ -179,54 +421,68 @@ class RunContext:
             entry.update(path=str(path), files=hashes,
                          hash=next(iter(hashes.values())) if not path.is_dir() and hashes else content_hash(hashes))
             for p in files:
-                self.artifact_written(p, "intervention")
+                self._artifact(p, "intervention")
         items = [e for e in self.manifest.setdefault("interventions", []) if e.get("name") != name]
         self.manifest["interventions"] = [*items, entry]
         return entry["hash"]
 
-    @contextlib.contextmanager
-    def child_run(self, label: str) -> Iterator[None]:
-        """A nested scope for one point of a sweep (``"layer=3,alpha=4"``). Metrics logged
-        inside carry ``run.scope``; the MLflow tracker maps each scope to a nested run. Without a
-        tracker it only labels events."""
-        self.scope.append(label)
-        try:
-            yield
-        finally:
-            self.scope.pop()
+    def note_generation_seed(self, seed: int) -> None:
+        used = self.manifest.setdefault("seeds", {}).setdefault("generation", [])
+        if seed not in used:
+            used.append(seed)
 
-    def add_dataset(self, info: Any) -> None:
-        """Record a dataset that was read (``DatasetInfo``) in the manifest."""
-        entry = info.__dict__ if hasattr(info, "__dict__") else dict(info)
-        datasets = self.manifest.setdefault("datasets", [])
-        if entry not in datasets:
-            datasets.append(entry)
+    def annotate(self, section: str, value: Any) -> None:
+        """An observer's own section of the manifest (tracking records where it uploads); the
+        sections the run itself writes cannot be replaced this way."""
+        from plurieval.manifest import Manifest
 
-    # --- results and events ---------------------------------------------------------------------
+        if section in Manifest.model_fields and section not in ("tracking",):
+            raise PluriError(f"manifest section {section!r} belongs to the run; observers may add their own sections "
+                             "or 'tracking'")
+        self.manifest[section] = json.loads(json.dumps(value, default=str))
 
-    def record(self, key: str, row: dict[str, Any]) -> dict[str, Any]:
-        row = self.results.record(key, row)
-        self.host.call_each("example_scored", run=self, key=key, record=row)
-        return row
 
-    def log_metric(self, name: str, value: float, step: int | None = None, **labels: str) -> None:
-        self.host.call_each("metric_computed", run=self, name=name, value=float(value), step=step, labels=labels)
+# --- the context --------------------------------------------------------------------------------------
 
-    def artifact_path(self, relpath: str) -> Path:
-        path = self.run_dir / relpath
-        path.parent.mkdir(parents=True, exist_ok=True)
-        return path
+class RunContext:
+    """Everything a benchmark drives its protocol through (see the module docstring)."""
 
-    def artifact_written(self, path: Path, kind: str) -> None:
-        self.host.call_each("artifact_written", run=self, path=str(path), kind=kind)
+    def __init__(self, host: Any, config: RunConfig, run_id: str, run_dir: Path,
+                 components: Mapping[str, tuple[ComponentSpec, Any]], resumed: bool = False,
+                 sweep: dict[str, Any] | None = None):
+        self.host = host
+        # Set when the run is one point of a sweep: {"id": sweep id, "data": what sweep observers
+        # shared with every run (the MLflow parent run, say)}. None for a standalone run.
+        self.sweep = sweep
+        self.config = config
+        self.run_id = run_id
+        self.run_dir = Path(run_dir)
+        self.resumed = resumed
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.components = components if isinstance(components, Components) else Components(host, config, dict(components))
+        self.resources = Resources(host)
+        self.view = RunView(self)
+        self.records = Records(self.run_dir, self._notify)
+        self.provenance = Provenance(self.run_dir, self.records.artifact_written)
+        self.inference = Inference(self.components, config, self.provenance)
 
-    def write_json(self, relpath: str, data: Any, kind: str = "table") -> Path:
-        from plurieval.datafiles import atomic_write
+    def _notify(self, hook: str, **kwargs: Any) -> None:
+        self.host.call_each(hook, run=self.view, **kwargs)
 
-        path = self.artifact_path(relpath)
-        atomic_write(path, json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
-        self.artifact_written(path, kind)
-        return path
+    # --- metrics --------------------------------------------------------------------------------------
+
+    def metric_context(self, spec: Any, **kw: Any) -> MetricContext:
+        """The context a metric is scored in: resources always; the model and method only for
+        metrics whose spec declares ``needs``."""
+        needs = getattr(spec, "needs", frozenset())
+        return MetricContext(
+            resources=self.resources,
+            model=self.inference.model if "model" in needs else None,
+            method=self.components.method if "method" in needs else None,
+            **kw,
+        )
+
+    # --- progress -------------------------------------------------------------------------------------
 
     def progress(self, items: Iterable[T], total: int | None = None, desc: str = "") -> Iterator[T]:
         """A progress bar on stderr; when stderr is not a terminal (a log file, CI), a plain line
@@ -243,14 +499,152 @@ class RunContext:
         yield from track(items, total=total, description=desc, transient=True)
 
     def close(self) -> None:
-        self.results.close()
-        if self.cache is not None:
-            self.cache.close()
+        self.records.close()
+        self.inference.close()
+
+    # --- shortcuts (the names benchmarks used before the collaborators existed) -------------------
+
+    @property
+    def benchmark_spec(self) -> ComponentSpec:
+        return self.components.benchmark_spec
+
+    def params(self, role: str) -> Any:
+        return self.components.params(role)
+
+    @property
+    def method(self) -> Any:
+        return self.components.method
+
+    def metrics(self, default: Iterable[str] = (),
+                params: Mapping[str, Mapping[str, Any]] | None = None) -> list[tuple[ComponentSpec, Metric]]:
+        return self.components.metrics(default, params)
+
+    @property
+    def model(self) -> Any:
+        return self.inference.model
+
+    @property
+    def model_loaded(self) -> bool:
+        return self.inference.model_loaded
+
+    def on_model_loaded(self, listener: Callable[[Any], None]) -> None:
+        self.inference.on_model_loaded(listener)
+
+    def model_description(self) -> dict[str, Any]:
+        return self.inference.model_description()
+
+    @property
+    def cache(self) -> Any:
+        return self.inference.cache
+
+    def generate(self, prompts: list[str], *, intervention: Any = None, **settings: Any) -> list[Any]:
+        return self.inference.generate(prompts, intervention=intervention, **settings)
+
+    def generate_rows(self, prompts: Sequence[str], interventions: Sequence[Any], **settings: Any) -> list[Any]:
+        return self.inference.generate_rows(prompts, interventions, **settings)
+
+    def next_token_scores(self, prompts: Sequence[str], interventions: Sequence[Any],
+                          scorers: Sequence[Callable[[Any], Any]], *, chat: bool = True) -> list[Any]:
+        return self.inference.next_token_scores(prompts, interventions, scorers, chat=chat)
+
+    def extract(self, prompts: list[str], points: list[str], **kw: Any) -> dict[str, Any]:
+        return self.inference.extract(prompts, points, **kw)
+
+    def cached(self, kind: str, key_parts: Any, compute_fn: Callable[[], T], *, include_model: bool = True) -> T:
+        return self.inference.cached(kind, key_parts, compute_fn, include_model=include_model)
+
+    @property
+    def results(self) -> ResultsFile:
+        return self.records.results
+
+    def record(self, key: str, row: dict[str, Any]) -> dict[str, Any]:
+        return self.records.record(key, row)
+
+    def log_metric(self, name: str, value: float, step: int | None = None, **labels: str) -> None:
+        self.records.log_metric(name, value, step, **labels)
+
+    @property
+    def scope(self) -> list[str]:
+        return self.records.scope
+
+    def child_run(self, label: str) -> contextlib.AbstractContextManager[None]:
+        return self.records.child_run(label)
+
+    def artifact_path(self, relpath: str) -> Path:
+        return self.records.artifact_path(relpath)
+
+    def artifact_written(self, path: Path, kind: str) -> None:
+        self.records.artifact_written(path, kind)
+
+    def write_json(self, relpath: str, data: Any, kind: str = "table") -> Path:
+        return self.records.write_json(relpath, data, kind)
+
+    @property
+    def manifest(self) -> dict[str, Any]:
+        return self.provenance.manifest
+
+    def add_dataset(self, info: Any) -> None:
+        self.provenance.add_dataset(info)
+
+    def add_intervention(self, name: str, path_or_hash: str | Path) -> str:
+        return self.provenance.add_intervention(name, path_or_hash)
+
+
+class RunView:
+    """What observers (lifecycle hooks) see of a run: read-only. ``config`` and ``manifest`` are
+    copies and ``scope`` a tuple, so an observer cannot change what the run computes or
+    records; its one write is ``annotate(section, value)``, a section of its own in the
+    manifest (the MLflow tracker records where it uploads)."""
+
+    def __init__(self, ctx: RunContext):
+        self._ctx = ctx
+        self._config: RunConfig | None = None
+
+    @property
+    def run_id(self) -> str:
+        return self._ctx.run_id
+
+    @property
+    def run_dir(self) -> Path:
+        return self._ctx.run_dir
+
+    @property
+    def resumed(self) -> bool:
+        return self._ctx.resumed
+
+    @property
+    def sweep(self) -> Mapping[str, Any] | None:
+        """``{"id", "data"}`` when the run is one point of a sweep (read-only copy), else None."""
+        return _frozen(self._ctx.sweep) if self._ctx.sweep is not None else None
+
+    @property
+    def config(self) -> RunConfig:
+        if self._config is None:
+            self._config = self._ctx.config.model_copy(deep=True)
+        return self._config
+
+    @property
+    def benchmark(self) -> str:
+        return self._ctx.components.benchmark_spec.name
+
+    @property
+    def scope(self) -> tuple[str, ...]:
+        return tuple(self._ctx.records.scope)
+
+    @property
+    def manifest(self) -> Mapping[str, Any]:
+        return _frozen(self._ctx.provenance.manifest)
+
+    def annotate(self, section: str, value: Any) -> None:
+        self._ctx.provenance.annotate(section, value)
+
+
+def _frozen(data: Mapping[str, Any]) -> Mapping[str, Any]:
+    """A read-only deep copy: changing it cannot reach what the run records."""
+    return types.MappingProxyType(copy.deepcopy(dict(data)))
 
 
 def _progress_lines(items: Iterable[T], total: int | None, desc: str, every: float) -> Iterator[T]:
-    import time
-
     started = last = time.monotonic()
     done = 0
     for item in items:
@@ -264,3 +658,6 @@ def _progress_lines(items: Iterable[T], total: int | None, desc: str, every: flo
     if done and time.monotonic() - started >= every:
         print(f"{desc or 'progress'}: done, {done} in {time.monotonic() - started:.0f} s", file=sys.stderr, flush=True)
 
+
+__all__ = ["Components", "Inference", "ModelWork", "Provenance", "Records", "RunContext", "RunView",
+           "generate_rows", "next_token_scores"]

@@ -8,6 +8,7 @@ config again continues an interrupted run instead of starting over.
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import random
@@ -19,17 +20,13 @@ from pathlib import Path
 from typing import Any
 
 from plurieval.config import RunConfig, validate_components
-from plurieval.datafiles import atomic_write
 from plurieval.errors import PluriError
-from plurieval.hashing import content_hash, short
+from plurieval.hashing import short
 from plurieval.locking import hold_run_directory
-from plurieval.manifest import build_manifest, validate_manifest
+from plurieval.manifest import build_manifest, config_digest
 from plurieval.run import RunContext
 
 log = logging.getLogger("plurieval")
-
-# Fields that change where or how a run is reported, never what it computes.
-_NON_SEMANTIC = {"output_dir", "tracking", "cache"}
 
 
 @dataclass
@@ -38,10 +35,6 @@ class RunOutcome:
     summary: dict[str, Any]
     resumed: bool
     reused: bool = False
-
-
-def config_digest(config: RunConfig) -> str:
-    return content_hash(config.model_dump(mode="json", exclude=_NON_SEMANTIC))
 
 
 def run_id_for(config: RunConfig) -> str:
@@ -109,6 +102,9 @@ def _execute_locked(config: RunConfig, host: Any, components: dict[str, Any], be
     if force and run_dir.exists():
         for name in ("results.jsonl", "summary.json"):
             (run_dir / name).unlink(missing_ok=True)
+        for folder in ("conditions", "units"):  # a steering run's side results and per-unit choices
+            for path in (run_dir / folder).glob("*.json*"):
+                path.unlink()
     resumed = (run_dir / "results.jsonl").exists()
 
     seed_everything(config.seed)
@@ -116,10 +112,11 @@ def _execute_locked(config: RunConfig, host: Any, components: dict[str, Any], be
                      components=components, resumed=resumed, sweep=sweep)
     if resumed:
         log.warning("resuming run %s: %d results already recorded", run_dir.name, len(ctx.results))
-    ctx.manifest = build_manifest(ctx)
-    _write_manifest(ctx, status="running")
-    ctx.on_model_loaded(lambda _model: (_record_model(ctx), _write_manifest(ctx, status="running")))
-    host.call_each("run_started", run=ctx)
+    provenance = ctx.provenance
+    provenance.manifest = build_manifest(ctx)
+    provenance.write(status="running")
+    ctx.inference.on_model_loaded(lambda _model: (_record_model(ctx), provenance.write(status="running")))
+    host.call_each("run_started", run=ctx.view)
     started = time.time()
     summary: dict[str, Any] | None = None
     try:
@@ -138,17 +135,17 @@ def _execute_locked(config: RunConfig, host: Any, components: dict[str, Any], be
         if ctx.cache is not None:
             summary["cache"] = ctx.cache.stats.to_dict()
         _record_model(ctx)
-        ctx.manifest = build_manifest(ctx, previous=ctx.manifest)
-        ctx.manifest["metrics"] = body.get("metrics", {})
-        ctx.manifest["cache"] = summary.get("cache", {"enabled": False})
-        _write_manifest(ctx, status="complete")
+        provenance.manifest = build_manifest(ctx, previous=provenance.manifest)
+        provenance.manifest["metrics"] = body.get("metrics", {})
+        provenance.manifest["cache"] = summary.get("cache", {"enabled": False})
+        provenance.write(status="complete")
         ctx.write_json("summary.json", summary, kind="summary")
     except BaseException as err:
-        _write_manifest(ctx, status="failed" if isinstance(err, Exception) else "interrupted", error=repr(err))
-        host.call_each("run_finished", run=ctx, summary=None, error=err)
+        provenance.write(status="failed" if isinstance(err, Exception) else "interrupted", error=repr(err))
+        host.call_each("run_finished", run=ctx.view, summary=None, error=err)
         ctx.close()
         raise
-    host.call_each("run_finished", run=ctx, summary=summary, error=None)
+    host.call_each("run_finished", run=ctx.view, summary=copy.deepcopy(summary), error=None)
     if ctx.cache is not None:
         print(ctx.cache.stats.line(), file=sys.stderr)
     ctx.close()
@@ -158,13 +155,13 @@ def _execute_locked(config: RunConfig, host: Any, components: dict[str, Any], be
 def _record_model(ctx: RunContext) -> None:
     """Put ``model.describe()`` (+ batch size) into the manifest once the model is loaded."""
     if ctx.model_loaded:
-        ctx.manifest["model"] = {**ctx.model_description(), "batch_size": ctx.config.batch_size}
+        ctx.provenance.manifest["model"] = {**ctx.model_description(), "batch_size": ctx.config.batch_size}
 
 
-def _write_manifest(ctx: RunContext, status: str, error: str | None = None) -> None:
-    ctx.manifest["status"] = status
-    ctx.manifest["updated_at"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
-    if error:
-        ctx.manifest["error"] = error
-    validate_manifest(ctx.manifest)
-    atomic_write(ctx.run_dir / "manifest.json", json.dumps(ctx.manifest, indent=2, ensure_ascii=False, default=str) + "\n")
+def execute_run(data: dict[str, Any], *, force: bool = False, source: str = "run config") -> RunOutcome:
+    """Validate a run config given as a mapping (what ``--config``/``--set`` build) and run it
+    with the process-wide plugin host: what a plugin's own command calls to start runs."""
+    from plurieval.config import build_run_config
+    from plurieval.host import get_host
+
+    return execute(build_run_config(dict(data), source=source), get_host(), force=force)

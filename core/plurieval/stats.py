@@ -43,6 +43,12 @@ def bootstrap_ci(
     return float(np.quantile(finite, alpha)), float(np.quantile(finite, 1 - alpha))
 
 
+def mean(values: Sequence[Any]) -> float:
+    """Mean of the defined values (``None`` and NaN left out); NaN when none is defined."""
+    vals = [float(v) for v in values if v is not None and not (isinstance(v, float) and v != v)]
+    return sum(vals) / len(vals) if vals else float("nan")
+
+
 def with_ci(per_example: Sequence[Any], aggregate: Callable[[Sequence[Any]], float], **kw: Any) -> dict[str, float]:
     low, high = bootstrap_ci(per_example, aggregate, **kw)
     return {"value": float(aggregate(list(per_example))), "ci_low": low, "ci_high": high, "n": len(per_example)}

@@ -1,4 +1,5 @@
-"""The CLaS-Bench protocol (see ``ClasBench`` for the spec)."""
+"""The CLaS-Bench protocol (see ``ClasBench`` for the spec): declared here, run by core's
+steering loop (``plurieval.api.SteeringBenchmark``)."""
 
 from __future__ import annotations
 
@@ -6,11 +7,23 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
-from plurieval.api import Benchmark, PluriError, content_hash
+from plurieval.api import (
+    Condition,
+    Contrast,
+    Example,
+    PluriError,
+    Probe,
+    Reading,
+    Selection,
+    SteeringBenchmark,
+    SteeringPlan,
+    SteeringTask,
+    SteeringUnit,
+    mean,
+)
 
 from .config import ClasBenchConfig
-from .data import ParallelDataset, load_questions
-from .metrics import LanguageControl, Relevance, f_score, harmonic, j_score, steering_aggregate
+from .metrics import LanguageControl, Relevance, f_score, harmonic, j_score
 
 log = logging.getLogger("plurieval.clasbench")
 
@@ -31,6 +44,8 @@ setting with the highest dev steering score, generate greedily on test questions
 The unsteered model on the same test prompts is the baseline (F is then the share of outputs
 already in t)."""
 
+F, J, S = "language_control", "relevance", "steering_score"
+
 
 def default_layers(num_layers: int, count: int = 5) -> list[int]:
     """``count`` evenly spaced layers from L/6 to 5L/6: language directions live in the
@@ -41,21 +56,37 @@ def default_layers(num_layers: int, count: int = 5) -> list[int]:
     return sorted({min(num_layers - 1, round(lo + i * (hi - lo) / (count - 1))) for i in range(count)})
 
 
-_ACTIVATION_MEMO: dict[str, Any] = {}
+def by_language(examples: Sequence[Example], where: str) -> dict[str, list[Example]]:
+    out: dict[str, list[Example]] = {}
+    for ex in examples:
+        lang = ex.metadata.get("language")
+        if not lang:
+            raise PluriError(f"{where}: example {ex.id!r} has no metadata['language']; a CLaS-Bench dataset gives "
+                             "every question its language (and 'qid', the index of the parallel question)")
+        out.setdefault(lang, []).append(ex)
+    return out
 
 
-class ClasBench(Benchmark):
+def fjs(f: Sequence[float], j: Sequence[float]) -> dict[str, float]:
+    F_, J_ = f_score(list(f)), j_score(list(j))
+    return {F: F_, J: J_, S: harmonic(F_, J_), "n": len(f)}
+
+
+class ClasBench(SteeringBenchmark):
     __doc__ = SPEC
 
-    def run(self, ctx: Any) -> dict[str, Any]:
+    # --- the plan ---------------------------------------------------------------------------------
+
+    def plan(self, ctx: Any) -> SteeringPlan:
         cfg: ClasBenchConfig = self.config
-        method = ctx.method
-        method_name = ctx.config.method.name if ctx.config.method else None
-        if method is None or not hasattr(method, "grid"):
-            raise PluriError("clasbench evaluates language-steering methods (diffmean, pca, lda, probe, lape, sae, "
-                             f"prompting); got {method_name!r}")
-        dataset = self._dataset(ctx)
-        langs = dataset.languages
+        dataset = ctx.components.dataset(cfg.dataset, cfg.dataset_params, where="benchmark.params.dataset_params")
+        splits = {}
+        for split in ("train", "dev", "test"):
+            examples = dataset.load(split)
+            splits[split] = by_language(examples, f"dataset {cfg.dataset!r} split {split!r}")
+            ctx.add_dataset(dataset.info([e for lang in sorted(splits[split]) for e in splits[split][lang]], split))
+        train, dev, test = splits["train"], splits["dev"], splits["test"]
+        langs = sorted(set(train) | set(test))
         sources = [s for s in cfg.source_languages if s in langs]
         if not sources:
             raise PluriError(f"source language(s) {cfg.source_languages} not in the dataset ({langs})")
@@ -63,226 +94,189 @@ class ClasBench(Benchmark):
         unknown = [t for t in targets if t not in langs]
         if unknown:
             raise PluriError(f"target language(s) {unknown} not in the dataset ({langs})")
-        train, dev, test = (load_questions(dataset, s) for s in ("train", "dev", "test"))
-        for split, rows in (("train", train), ("dev", dev), ("test", test)):
-            ctx.add_dataset(dataset.info([e for lang in sorted(rows) for e in rows[lang]], split))
-        train_hash = content_hash({lang: [e.input for e in rows] for lang, rows in sorted(train.items())})
-        limit = ctx.config.limit
-        test_prompts = [e for s in sources for e in test[s][:limit]]
-        dev_prompts = [e for s in sources for e in dev[s][: cfg.dev_limit]]
+        missing = [lang for lang in sources + targets if not train.get(lang)]
+        if missing:
+            raise PluriError(f"no train questions for language(s) {missing}: the dataset splits leave them empty")
         model = ctx.model
         layers = cfg.layers or default_layers(model.num_layers)
         bad = [x for x in layers if not 0 <= x < model.num_layers]
         if bad:
             raise PluriError(f"layers {bad} out of range for a {model.num_layers}-layer model")
-        gen_count = {"n": 0}
-
-        def generate(examples: Sequence[Any], iv: Any) -> list[str]:
-            prompts = [e.input for e in examples]
-            if hasattr(iv, "rewrite"):  # prompting baseline: rewrite prompts, no hooks
-                prompts, iv = iv.rewrite(prompts), None
-            gen_count["n"] += len(prompts)
-            gens = ctx.generate(prompts, intervention=iv, max_new_tokens=cfg.max_new_tokens)
-            return [g.text for g in gens]
-
-        lc, rel = LanguageControl(cfg.language_control), Relevance(cfg.relevance)
-        mctx = ctx.metric_context(None)
-
-        def score(outputs: list[str], examples: Sequence[Any], target: str) -> tuple[list[float], list[int]]:
-            refs = [{"language": target, "question": e.input} for e in examples]
-            return lc.score_examples(outputs, refs, mctx), rel.score_examples(outputs, refs, mctx)
-
-        # --- baseline: the unsteered model on the test prompts, scored against every target ---
-        base_out = generate(test_prompts, None)
-        baseline: dict[str, Any] = {"per_language": {}}
-        base_rows = []
-        all_f, all_j = [], []
+        limit = ctx.config.limit
+        test_q = [e for s in sources for e in test.get(s, [])[:limit]]
+        dev_q = [e for s in sources for e in dev.get(s, [])[: cfg.dev_limit]]
+        if not test_q or not dev_q:
+            raise PluriError(f"no {'test' if not test_q else 'dev'} questions in the source language(s) {sources}")
+        task = SteeringTask(
+            benchmark="clasbench", kind="language", application="add", reading=Reading(chat=False, position="mean"),
+            layers=tuple(layers), num_layers=model.num_layers,
+            groups={lang: [e.input for e in train[lang]] for lang in sorted(train)},
+            group_languages={lang: lang for lang in train}, max_tokens_per_group=cfg.max_tokens_per_language,
+            seed=ctx.config.seed)
+        units = [SteeringUnit(t, Contrast((t,), tuple(sources), target=t), {"target": t}) for t in targets]
+        # The unsteered answers, scored against every target (one condition per target; the
+        # loop generates each distinct prompt once).
+        baseline = []
         for t in targets:
-            f, j = score(base_out, test_prompts, t)
-            all_f += f
-            all_j += j
-            baseline["per_language"][t] = _fjs(f, j)
-            base_rows += [{"example_id": f"{e.id}->{t}", "prediction": o, "scores": {"f": int(a), "j": int(b)}}
-                          for e, o, a, b in zip(test_prompts, base_out, f, j, strict=True)]
-        baseline["metrics"] = _fjs(all_f, all_j)
-        baseline["detected"] = _counts(lc.detected if base_out else [])
-        ctx.write_json("baseline.json", {"outputs": base_rows}, kind="table")
+            examples = self.examples(test_q, t)
+            keys = [f"baseline|{t}|{ex.metadata.pop('question_id')}" for ex in examples]
+            baseline.append(Condition("baseline", examples, keys))
+        return SteeringPlan(task=task, units=units, headline="steered", baseline=baseline,
+                            settings={"max_new_tokens": cfg.max_new_tokens}, artifact="artifacts/intervention_{unit}",
+                            artifact_name="{unit}", unit_label="target", activation_store=cfg.activation_store,
+                            info={"sources": sources, "targets": targets, "layers": layers, "dev": dev_q, "test": test_q})
 
-        # --- activations: once per (model, layers, data), shared by every method ----------------
-        acts, extraction = None, {"this_run": 0, "minimum": sum(len(v) for v in train.values()), "reused": False}
-        if method.needs:
-            acts, extraction = self._activations(ctx, train, layers, cfg)
+    @staticmethod
+    def examples(questions: Sequence[Example], target: str) -> list[Example]:
+        """Questions as test examples for ``target``: reference = target language + question."""
+        return [Example(id=f"{e.id}->{target}", input=e.input, target={"language": target, "question": e.input},
+                        metadata={"target": target, "source": e.metadata["language"], "qid": e.metadata.get("qid"),
+                                  "question_id": e.id})
+                for e in questions]
 
-        # --- sweep on dev, report on test ----------------------------------------------------------
-        grid = method.grid(layers)
-        sweep_rows: list[dict[str, Any]] = []
+    # --- selection: the highest dev steering score -------------------------------------------------
+
+    def select(self, unit: SteeringUnit, candidates: list[Any], plan: SteeringPlan, ctx: Any) -> Selection:
+        cfg: ClasBenchConfig = self.config
+        dev = plan.info["dev"]
+        gens = ctx.generate_rows([e.input for _ in candidates for e in dev],
+                                 [c.intervention for c in candidates for _ in dev], **plan.settings)
+        lc, rel = LanguageControl(cfg.language_control), Relevance(cfg.relevance)
+        refs = [{"language": unit.name, "question": e.input} for e in dev]
+        table, best = [], None
+        method = ctx.components.method_name
+        for i, cand in enumerate(candidates):
+            texts = [g.text for g in gens[i * len(dev):(i + 1) * len(dev)]]
+            mctx = ctx.metric_context(None)
+            row = {"method": method, "target": unit.name, "layer": cand.settings.get("layer"),
+                   "alpha": cand.settings.get("alpha"), "split": "dev",
+                   **fjs(lc.score_examples(texts, refs, mctx), rel.score_examples(texts, refs, mctx))}
+            table.append(row)
+            alpha = row["alpha"]
+            labels = {"alpha": f"alpha{alpha:g}"} if alpha is not None else {}  # dev_relevance/alpha5
+            for name in (S, F, J):
+                ctx.log_metric(f"dev_{name}", row[name], step=row["layer"], **labels)
+            if best is None or row[S] > table[best][S]:
+                best = i
+        assert best is not None
+        return Selection(best, table, card={"dev_steering_score": table[best][S]})
+
+    # --- test: the chosen setting on the test questions --------------------------------------------
+
+    def conditions(self, unit: SteeringUnit, chosen: Any, plan: SteeringPlan, ctx: Any) -> list[Condition]:
+        method = ctx.components.method_name
+        examples = self.examples(plan.info["test"], unit.name)
+        keys = [f"{method}|{unit.name}|{ex.metadata.pop('question_id')}" for ex in examples]
+        for ex in examples:
+            del ex.metadata["target"]  # the unit's metadata carries it
+        settings = {"layer": chosen.settings.get("layer"), "alpha": chosen.settings.get("alpha")}
+        return [Condition("steered", examples, keys, intervention=chosen.intervention, settings=settings)]
+
+    # --- side effects: the test questions as another benchmark's probe -----------------------------
+
+    def probe(self, ctx: Any) -> Probe:
+        """English test questions of the shipped sample, reference language English: does an
+        intervention (say, a refusal-direction ablation) change the answer language or its
+        relevance?"""
+        cfg: ClasBenchConfig = self.config
+        dataset = ctx.host.get("dataset", cfg.dataset).create(cfg.dataset_params)
+        test = by_language(dataset.load("test"), f"dataset {cfg.dataset!r}")
+        source = cfg.source_languages[0]
+        examples = [Example(id=e.id, input=e.input, target={"language": source, "question": e.input},
+                            metadata={"language": source}) for e in test.get(source, [])[: ctx.config.limit or 16]]
+        ctx.add_dataset(dataset.info(examples, "test"))
+        return Probe(examples, (F, J, S), {"max_new_tokens": cfg.max_new_tokens})
+
+    # --- summary ----------------------------------------------------------------------------------
+
+    def summarize(self, outcome: Any, ctx: Any) -> dict[str, Any]:
+        cfg: ClasBenchConfig = self.config
+        info = outcome.plan.info
+        targets, names = info["targets"], outcome.metric_names
+        has_fjs = all(n in names for n in (F, J, S))
+
+        def scores(rows: list[dict[str, Any]]) -> dict[str, Any]:
+            if has_fjs:
+                return fjs([r["scores"][F] for r in rows], [r["scores"][J] for r in rows])
+            return {**{n: outcome.value(rows, n) for n in names}, "n": len(rows)}
+
+        baseline: dict[str, Any] = {"per_language": {}}
+        base_all = []
+        for t in targets:
+            rows = outcome.rows_of("baseline", target=t)
+            base_all += rows
+            baseline["per_language"][t] = scores(rows)
+        baseline["metrics"] = scores(base_all)
+        last = outcome.rows_of("baseline", target=targets[-1]) if targets else []
+        baseline["detected"] = _counts([(r.get("details") or {}).get(F, {}).get("detected") for r in last
+                                        if (r.get("details") or {}).get(F)])
+        ctx.write_json("baseline.json", {"outputs": [
+            {"example_id": r["example_id"], "prediction": r["prediction"],
+             "scores": {"f": int(r["scores"][F]), "j": int(r["scores"][J])} if has_fjs else r["scores"]}
+            for r in base_all]}, kind="table")
+
         per_language: dict[str, Any] = {}
-        pooled: list[dict[str, int]] = []
-        for t in ctx.progress(targets, total=len(targets), desc=f"clasbench {method_name}"):
-            src = method.sources(sources if not method.needs else [s for s in langs if s in sources], t)
-            keys = [f"{method_name}|{t}|{e.id}" for e in test_prompts]
-            states: dict[Any, Any] = {}
-            best = None
-            # One nested run per target language; dev scores are series over the layer (step),
-            # one series per alpha, so a tracker draws the layer-wise curves.
-            with ctx.child_run(f"target={t}"):
-                for layer, alpha in grid:
-                    if layer not in states:
-                        states[layer] = method.prepare(acts, t, src, layer)
-                    iv = method.intervention(states[layer], acts, layer, alpha, t)
-                    out = generate(dev_prompts, iv)
-                    f, j = score(out, dev_prompts, t)
-                    row = {"method": method_name, "target": t, "layer": layer, "alpha": alpha, "split": "dev",
-                           **_fjs(f, j)}
-                    sweep_rows.append(row)
-                    labels = {"alpha": f"alpha{alpha:g}"} if alpha is not None else {}  # dev_relevance/alpha5
-                    for name in ("steering_score", "language_control", "relevance"):
-                        ctx.log_metric(f"dev_{name}", row[name], step=layer, **labels)
-                    if best is None or row["steering_score"] > best["steering_score"]:
-                        best = row
-            assert best is not None
-            chosen = method.intervention(states[best["layer"]], acts, best["layer"], best["alpha"], t)
-            self._save_intervention(ctx, chosen, t, best, train_hash)
-            if all(ctx.results.done(k) for k in keys):
-                rows = [ctx.results.get(k) for k in keys]
-                f = [r["scores"]["language_control"] for r in rows]
-                j = [r["scores"]["relevance"] for r in rows]
-            else:
-                out = generate(test_prompts, chosen)
-                f, j = score(out, test_prompts, t)
-                detected = list(lc.detected)
-                sims = getattr(rel, "similarities", [None] * len(out))
-                for k, e, o, a, b, d, s in zip(keys, test_prompts, out, f, j, detected, sims, strict=True):
-                    if ctx.results.done(k):
-                        continue
-                    ctx.record(k, {
-                        "example_id": f"{e.id}->{t}", "prediction": o,
-                        "reference": {"language": t, "question": e.input},
-                        "metadata": {"method": method_name, "target": t, "source": e.metadata["language"],
-                                     "qid": e.metadata["qid"], "layer": best["layer"], "alpha": best["alpha"],
-                                     "detected": d, "similarity": s},
-                        "scores": {"language_control": a, "relevance": b, "steering_score": {"f": int(a), "j": int(b)}},
-                    })
-            pooled += [{"f": int(a), "j": int(b)} for a, b in zip(f, j, strict=True)]
-            per_language[t] = {**_fjs(f, j), "layer": best["layer"], "alpha": best["alpha"],
-                               "dev_steering_score": best["steering_score"], "baseline": baseline["per_language"][t]}
-            sweep_rows.append({"method": method_name, "target": t, "layer": best["layer"], "alpha": best["alpha"],
-                               "split": "test", **_fjs(f, j)})
-            for name in ("language_control", "relevance", "steering_score"):
-                ctx.log_metric(name, per_language[t][name], language=t)
-        ctx.write_json("sweep.json", sweep_rows, kind="table")
+        sweep: list[dict[str, Any]] = []
+        pooled: list[dict[str, Any]] = []
+        for t in targets:
+            unit = outcome.units[t]
+            chosen = unit.selection.table[unit.selection.index] if unit.selection.table else {}
+            rows = outcome.rows_of("steered", target=t)
+            pooled += rows
+            layer, alpha = unit.chosen.settings.get("layer"), unit.chosen.settings.get("alpha")
+            per_language[t] = {**scores(rows), "layer": layer, "alpha": alpha,
+                               "dev_steering_score": chosen.get(S), "baseline": baseline["per_language"][t]}
+            sweep += [r for r in unit.selection.table if r.get("split") == "dev"]
+            sweep.append({"method": outcome.method_name, "target": t, "layer": layer, "alpha": alpha, "split": "test",
+                          **scores(rows)})
+            for name in names if not has_fjs else (F, J, S):
+                value = per_language[t].get(name)
+                if value is not None and value == value:
+                    ctx.log_metric(name, value, language=t)
+        ctx.write_json("sweep.json", sweep, kind="table")
 
-        from plurieval.api import with_ci
-
-        overall = _fjs([r["f"] for r in pooled], [r["j"] for r in pooled])
-        proxy = cfg.relevance.mode == "embedding"
-        metrics = {
-            "language_control": overall["language_control"],
-            "relevance": overall["relevance"],
-            "steering_score": with_ci(pooled, steering_aggregate) if len(pooled) > 1 else overall["steering_score"],
-            "macro_steering_score": _mean([v["steering_score"] for v in per_language.values()]),
-        }
+        cis = {name: outcome.aggregate(pooled, name) for name in names}
+        metrics: dict[str, Any] = {}
+        if has_fjs:
+            overall = scores(pooled)
+            metrics = {F: overall[F], J: overall[J], S: cis[S] if len(pooled) > 1 else overall[S],
+                       "macro_steering_score": mean([v[S] for v in per_language.values()])}
+        metrics.update({n: cis[n]["value"] for n in names if n not in metrics})
         plots = []
         if cfg.plots:
             from . import plots as P
 
-            plots.append(P.layerwise(ctx, sweep_rows))
-            if acts is not None:
-                plots.append(P.diffmean_cosine(ctx, acts, layers))
+            plots.append(P.layerwise(ctx, sweep))
+            acts = outcome.acts
+            if acts is not None and acts.means:
+                plots.append(P.diffmean_cosine(ctx, acts, acts.layers))
+        proxy = cfg.relevance.mode == "embedding"
+        grid = len(next(iter(outcome.units.values())).candidates) if outcome.units else 0
+        dev_q, test_q = info["dev"], info["test"]
         return {
             "metrics": metrics,
+            "metrics_ci": cis,
+            "higher_is_better": outcome.higher_is_better(),
             "per_language": per_language,
             "baseline": baseline,
             "relevance_judge": ({"mode": "embedding-proxy", "label": "relevance_proxy", "low": cfg.relevance.low,
                                  "high": cfg.relevance.high, "embedder": cfg.relevance.embedder or "default"}
                                 if proxy else {"mode": "llm-judge", "judge_model": cfg.relevance.judge_model}),
             "language_identifier": cfg.language_control.identifier or "default",
-            "protocol": {"sources": sources, "targets": targets, "layers": layers, "grid_size": len(grid),
-                         "dev_questions": len(dev_prompts), "test_questions": len(test_prompts)},
+            "protocol": {"sources": info["sources"], "targets": targets, "layers": info["layers"], "grid_size": grid,
+                         "dev_questions": len(dev_q), "test_questions": len(test_q)},
             "forward_passes": {
-                "extraction": extraction,
-                "generation": {"this_run": gen_count["n"],
-                               "minimum": len(test_prompts) * (1 + len(targets)) + len(dev_prompts) * len(targets) * len(grid)},
+                "extraction": outcome.extraction,
+                "generation": {"this_run": outcome.generated,
+                               "minimum": len(test_q) * (1 + len(targets)) + len(dev_q) * len(targets) * grid},
             },
             "plots": [str(p) for p in plots if p],
             "spec": SPEC,
         }
 
-    # --------------------------------------------------------------------------------------------
 
-    @staticmethod
-    def _save_intervention(ctx: Any, iv: Any, target: str, best: dict[str, Any], train_hash: str) -> None:
-        """The setting chosen on dev, as the artifact a user can re-apply (safetensors + card
-        with method, model, layer and training-data hash), recorded in the manifest."""
-        from plurieval.api import Intervention
-
-        if not isinstance(iv, Intervention):  # prompting: a prompt rewrite, nothing to save
-            return
-        folder = ctx.artifact_path(f"artifacts/intervention_{target}")
-        iv.save(folder, card={"benchmark": "clasbench", "target": target, "layer": best["layer"],
-                              "alpha": best["alpha"], "dev_steering_score": best["steering_score"],
-                              "model": ctx.model_description().get("id"),
-                              "model_weights_hash": ctx.model_description().get("weights_hash"),
-                              "data_hash": train_hash})
-        ctx.add_intervention(f"{target}", folder)
-
-    def _dataset(self, ctx: Any) -> ParallelDataset:
-        if "dataset" in ctx.components:
-            spec, params = ctx.components["dataset"]
-        else:
-            spec = ctx.host.get("dataset", self.config.dataset)
-            params = spec.make_config(self.config.dataset_params, where="benchmark.params.dataset_params")
-        ds = spec.create(params)
-        if not isinstance(ds, ParallelDataset):
-            raise PluriError(f"dataset {spec.name!r} is not a parallel question set")
-        return ds
-
-    def _activations(self, ctx: Any, train: dict[str, list[Any]], layers: list[int], cfg: ClasBenchConfig):
-        from pathlib import Path
-
-        from plurieval.api import ActivationSet, collect_language_activations, model_identity
-
-        model = ctx.model
-        prompts = {lang: [e.input for e in rows] for lang, rows in train.items()}
-        key = content_hash({"model": model_identity(ctx.model_description()), "layers": sorted(layers),
-                            "prompts": prompts, "point": "resid_pre", "chat": False, "lape": True,
-                            "max_tokens": cfg.max_tokens_per_language, "format": 2}).split(":")[-1][:24]
-        minimum = sum(len(v) for v in prompts.values())
-        if key in _ACTIVATION_MEMO:
-            return _ACTIVATION_MEMO[key], {"this_run": 0, "minimum": minimum, "reused": "memory", "key": key}
-        store = Path(cfg.activation_store) if cfg.activation_store else Path(ctx.config.output_dir) / "activations"
-        path = store / f"{key}.safetensors"
-        if path.exists() and path.with_suffix(".json").exists():
-            acts = ActivationSet.load(path)
-            _ACTIVATION_MEMO[key] = acts
-            return acts, {"this_run": 0, "minimum": minimum, "reused": "store", "key": key}
-
-        def extract(batch: list[str], points: list[str]) -> dict[str, Any]:
-            # Straight to the model: per-prompt caching of token-level MLP activations of every
-            # layer would be gigabytes; the reduced set is stored below instead.
-            return model.extract(batch, points, reduce="all", chat=False, batch_size=ctx.config.batch_size)
-
-        acts = collect_language_activations(
-            extract, prompts, layers, num_model_layers=model.num_layers, with_tokens=True, with_lape=True,
-            max_tokens_per_language=cfg.max_tokens_per_language, chunk_size=16, seed=ctx.config.seed,
-            progress=lambda it, n, d: ctx.progress(it, total=n, desc=d))
-        acts.save(path, card={"model": ctx.model_description().get("id"), "layers": layers})
-        ctx.artifact_written(path, "activations")
-        _ACTIVATION_MEMO[key] = acts
-        return acts, {"this_run": acts.forward_passes, "minimum": minimum, "reused": False, "key": key}
-
-
-def _fjs(f: Sequence[float], j: Sequence[float]) -> dict[str, float]:
-    F, J = f_score(list(f)), j_score(list(j))
-    return {"language_control": F, "relevance": J, "steering_score": harmonic(F, J), "n": len(f)}
-
-
-def _mean(values: Sequence[float]) -> float:
-    return sum(values) / len(values) if values else float("nan")
-
-
-def _counts(labels: Sequence[str]) -> dict[str, int]:
+def _counts(labels: Sequence[Any]) -> dict[str, int]:
     out: dict[str, int] = {}
     for x in labels:
-        out[x] = out.get(x, 0) + 1
+        out[str(x)] = out.get(str(x), 0) + 1
     return dict(sorted(out.items(), key=lambda kv: -kv[1]))

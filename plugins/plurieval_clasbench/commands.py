@@ -18,14 +18,13 @@ ALL_METHODS = ["prompting", "diffmean", "pca", "lda", "probe", "lape", "sae"]
 
 def run_all(methods: list[str], *, model: str = "default", limit: int | None = None, output: Path = Path("runs"),
             assignments: list[str] | None = None, config: dict[str, Any] | None = None,
-            host: Any = None, force: bool = False) -> dict[str, Any]:
+            force: bool = False) -> dict[str, Any]:
     """Run ``methods`` on clasbench; returns the leaderboard dict (also written to
     ``OUTPUT/clasbench_leaderboard.json``) and draws the cross-method plots."""
-    from plurieval.api import apply_overrides, build_run_config, execute, get_host
+    from plurieval.api import apply_overrides, execute_run
 
     from .plots import heatmap_figure, layerwise_figure
 
-    host = host or get_host()
     rows, sweep, heat, baseline = [], [], {}, None
     for name in methods:
         data: dict[str, Any] = json.loads(json.dumps(config or {}))
@@ -34,7 +33,7 @@ def run_all(methods: list[str], *, model: str = "default", limit: int | None = N
         if limit is not None:
             data["limit"] = limit
         apply_overrides(data, list(assignments or []))
-        outcome = execute(build_run_config(data, source=f"clasbench run for {name}"), host, force=force)
+        outcome = execute_run(data, force=force, source=f"clasbench run for {name}")
         s = outcome.summary
         baseline = baseline or s.get("baseline")
         score = s["metrics"]["steering_score"]

@@ -26,7 +26,7 @@ import urllib.request
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from plurieval.api import DataError, Dataset, DatasetInfo, Example, PluriError
+from plurieval.api import DataError, Dataset, Example, PluriError
 
 from .config import ClasDatasetConfig, HFParallelConfig, ParallelCorpusConfig, SplitConfig
 
@@ -91,9 +91,6 @@ def _fetch(url: str) -> str:
 class ParallelDataset(Dataset):
     """Shared machinery: subclasses implement ``table()`` → ``{lang: [questions]}``."""
 
-    license: str | None = None
-    source_label: str | None = None
-
     def table(self) -> dict[str, list[str]]:
         raise NotImplementedError
 
@@ -128,11 +125,6 @@ class ParallelDataset(Dataset):
         return [Example(id=f"q{i}.{lang}", input=table[lang][i], metadata={"language": lang, "qid": i, "split": s})
                 for lang in sorted(table) for i, s in sorted(chosen)]
 
-    def info(self, examples: Sequence[Example], split: str | None) -> DatasetInfo:
-        base = super().info(examples, split)
-        base.license, base.source = self.license, self.source_label
-        return base
-
 
 class ClasDataset(ParallelDataset):
     """Published layout from a folder or URL; default: the sample shipped with the plugin
@@ -141,7 +133,7 @@ class ClasDataset(ParallelDataset):
     def __init__(self, config: ClasDatasetConfig):
         super().__init__(config)
         # The shipped sample is named by package, not by where this checkout happens to live.
-        self.source_label = config.source or "plurieval_clasbench:data/sample"
+        self.source = config.source or "plurieval_clasbench:data/sample"
         self.license = "Apache-2.0 (plurieval sample)" if config.source is None else None
 
     def table(self) -> dict[str, list[str]]:
@@ -180,7 +172,7 @@ class HFParallelDataset(ParallelDataset):
 
     def __init__(self, config: HFParallelConfig):
         super().__init__(config)
-        self.source_label = f"{config.path}:{config.data_files or ''}"
+        self.source = f"{config.path}:{config.data_files or ''}"
 
     def table(self) -> dict[str, list[str]]:
         from datasets import load_dataset
@@ -241,7 +233,7 @@ class ParallelCorpusDataset(ParallelDataset):
         root = Path(self.config.root) if self.config.root else data_dir() / self.FOLDERS[self.config.corpus]
         if not root.is_dir():
             raise PluriError(f"{self.config.corpus}: folder {str(root)!r} not found (set PLURIEVAL_DATA_DIR or root=...)")
-        self.source_label = str(root)
+        self.source = str(root)
         return root
 
     def table(self) -> dict[str, list[str]]:

@@ -9,6 +9,10 @@
   scores 0). ``mode="embedding"`` — offline **proxy**: cosine similarity between multilingual
   embeddings (default embedder: multilingual-e5-small) of output and source question, mapped
   to 0 below ``low``, 1 below ``high``, 2 otherwise. Results label it ``relevance_proxy``.
+- **Degenerate text** (``degenerate_check``, on by default; ``plurieval.text.degenerate``): a
+  repetition loop, replacement-character or symbol run scores 0 for F and for J whatever the
+  identifier or the judge says (details mark it ``"degenerate": true``); ``echo_check`` removes
+  a repeated question from the output before the proxy embeds it.
 - **Steering score**: S = 2FJ / (F + J) (0 when F + J = 0). Per example the metric stores
   ``{"f": 0|1, "j": 0|1|2}`` so S, F, J and bootstrap intervals can be recomputed from the
   results file alone; note S is a harmonic mean of *aggregates*, not a mean of per-example S.
@@ -21,9 +25,9 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from plurieval.api import Metric, MetricContext, PluriError, is_degenerate, strip_echo
+from plurieval.api import Metric, MetricContext, MetricOutput, PluriError, is_degenerate, strip_echo
 
-from .config import LanguageControlConfig, RelevanceConfig, SteeringScoreConfig
+from .config import LanguageControlConfig, RelevanceConfig
 
 JUDGE_PROMPT = """You are grading how well an answer responds to a question. The answer may be written in a \
 different language from the question: ignore the language completely and judge only the content.
@@ -75,35 +79,43 @@ def _ref(r: Any, key: str) -> Any:
 
 
 class LanguageControl(Metric):
-    """References: the target language code (or a dict with ``"language"``)."""
+    """References: the target language code (or a dict with ``"language"``). Details per
+    example: ``{"detected": <code>}``."""
 
-    def score_examples(self, predictions, references, context: MetricContext | None = None) -> list[float]:
+    def score(self, predictions, references, context: MetricContext | None = None) -> MetricOutput:
         cfg: LanguageControlConfig = self.config
         lid = _resources(context).get("language_identifier", cfg.identifier, cfg.identifier_params)
         texts = [_text(p) for p in predictions]
         detected = lid.detect(texts)
-        self.detected = detected
         langs = [_ref(r, "language") for r in references]
-        return [1.0 if d == lang and not (cfg.degenerate_check and is_degenerate(t, lang, cfg.degenerate)) else 0.0
-                for d, lang, t in zip(detected, langs, texts, strict=True)]
+        # py3langid labels symbol runs as a language (issue 19): F counts only non-degenerate text
+        degenerate = [bool(cfg.degenerate_check and is_degenerate(t, lang, cfg.degenerate))
+                      for lang, t in zip(langs, texts, strict=True)]
+        values = [1.0 if d == lang and not bad else 0.0 for d, lang, bad in zip(detected, langs, degenerate, strict=True)]
+        details = [{"detected": d, **({"degenerate": True} if bad else {})} for d, bad in zip(detected, degenerate, strict=True)]
+        return MetricOutput(values, details)
 
     def aggregate(self, per_example) -> float:
         return f_score([float(v) for v in per_example])
 
 
 class Relevance(Metric):
-    """References: the source question (or a dict with ``"question"``)."""
+    """References: the source question (or a dict with ``"question"``). Details per example:
+    the cosine ``similarity`` (embedding proxy) or the judge's raw ``reply`` (judge)."""
 
-    def score_examples(self, predictions, references, context: MetricContext | None = None) -> list[int]:
+    def score(self, predictions, references, context: MetricContext | None = None) -> MetricOutput:
         outputs = [_text(p) for p in predictions]
         questions = [_ref(r, "question") for r in references]
         cfg: RelevanceConfig = self.config
-        scores = self._judge(outputs, questions, context) if cfg.mode == "judge" else self._embedding(outputs, questions, context)
+        out = self._judge(outputs, questions, context) if cfg.mode == "judge" else self._embedding(outputs, questions, context)
         if cfg.degenerate_check:  # a loop of on-topic words is close to the question in embedding space
-            scores = [0 if is_degenerate(o, None, cfg.degenerate) else s for o, s in zip(outputs, scores, strict=True)]
-        return scores
+            for i, o in enumerate(outputs):
+                if is_degenerate(o, None, cfg.degenerate):
+                    out.values[i] = 0
+                    out.details[i]["degenerate"] = True
+        return out
 
-    def _embedding(self, outputs: list[str], questions: list[str], context: MetricContext | None) -> list[int]:
+    def _embedding(self, outputs: list[str], questions: list[str], context: MetricContext | None) -> MetricOutput:
         import numpy as np
 
         cfg: RelevanceConfig = self.config
@@ -114,18 +126,18 @@ class Relevance(Metric):
             outputs = [strip_echo(o, q) for o, q in zip(outputs, questions, strict=True)]
         a = np.asarray(emb.encode([o if o.strip() else " " for o in outputs]))
         b = np.asarray(emb.encode(questions))
-        sims = (a * b).sum(1)
-        self.similarities = [float(s) for s in sims]
-        return [0 if not o.strip() else 0 if s < cfg.low else 1 if s < cfg.high else 2
-                for o, s in zip(outputs, sims, strict=True)]
+        sims = (a * b).sum(1)  # compared in the embedder's dtype, as published thresholds were calibrated
+        values = [0 if not o.strip() else 0 if s < cfg.low else 1 if s < cfg.high else 2
+                  for o, s in zip(outputs, sims, strict=True)]
+        return MetricOutput(values, [{"similarity": float(s)} for s in sims])
 
-    def _judge(self, outputs: list[str], questions: list[str], context: MetricContext | None) -> list[int]:
+    def _judge(self, outputs: list[str], questions: list[str], context: MetricContext | None) -> MetricOutput:
         cfg: RelevanceConfig = self.config
         params = {"model": cfg.judge_model, "max_new_tokens": cfg.judge_max_new_tokens} if cfg.judge_model else {}
         judge = _resources(context).get("judge", cfg.judge or "hf-judge", params)
-        replies = judge.judge([JUDGE_PROMPT.format(question=q, answer=o) for q, o in zip(questions, outputs, strict=True)])
-        self.replies = replies
-        return [parse_judge(r) or 0 for r in replies]
+        prompts = [JUDGE_PROMPT.format(question=q, answer=o) for q, o in zip(questions, outputs, strict=True)]
+        replies = judge.judge(prompts)
+        return MetricOutput([parse_judge(r) or 0 for r in replies], [{"reply": r} for r in replies])
 
     def aggregate(self, per_example) -> float:
         return j_score([float(v) for v in per_example])
@@ -133,15 +145,27 @@ class Relevance(Metric):
 
 class SteeringScore(Metric):
     """References: ``{"language": target, "question": source question}``. Per example
-    ``{"f", "j"}``; aggregate 2FJ/(F+J) over the aggregates F and J."""
+    ``{"f", "j"}``; aggregate 2FJ/(F+J) over the aggregates F and J. Parts already scored on
+    the same examples with the same settings (``MetricContext.computed``) are reused."""
 
     def score_examples(self, predictions, references, context: MetricContext | None = None) -> list[dict[str, int]]:
-        f = LanguageControl(self.config.language_control).score_examples(predictions, references, context)
-        j = Relevance(self.config.relevance).score_examples(predictions, references, context)
+        f = _part(context, "language_control", self.config.language_control)
+        if f is None:
+            f = LanguageControl(self.config.language_control).score_examples(predictions, references, context)
+        j = _part(context, "relevance", self.config.relevance)
+        if j is None:
+            j = Relevance(self.config.relevance).score_examples(predictions, references, context)
         return combine(f, j)
 
     def aggregate(self, per_example) -> float:
         return steering_aggregate(per_example)
+
+
+def _part(context: MetricContext | None, name: str, config: Any) -> list[Any] | None:
+    if context is None or name not in context.computed:
+        return None
+    part_config, values = context.computed[name]
+    return list(values) if part_config == config else None
 
 
 def combine(f: Sequence[float], j: Sequence[float]) -> list[dict[str, int]]:
@@ -155,9 +179,9 @@ def steering_aggregate(per_example: Sequence[dict[str, Any]]) -> float:
 
 def _resources(context: MetricContext | None) -> Any:
     if context is None or context.resources is None:
-        from plurieval.api import Resources, get_host
+        from plurieval.api import Resources
 
-        return Resources(get_host())
+        return Resources.default()
     return context.resources
 
 
@@ -187,4 +211,3 @@ def _registered_model(name: str) -> Any:
 
 __all__ = ["JUDGE_PROMPT", "HFJudge", "LanguageControl", "Relevance", "SteeringScore", "f_score", "harmonic",
            "j_score", "parse_judge", "steering_aggregate"]
-_ = (LanguageControlConfig, SteeringScoreConfig)

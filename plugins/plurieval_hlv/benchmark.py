@@ -12,21 +12,15 @@ from __future__ import annotations
 from typing import Any
 
 from plurieval.api import Benchmark, Prediction, run_explanation_benchmark
-from plurieval_hlv.config import HLVDatasetConfig
-from plurieval_hlv.data import ChaosNLIDataset
 
 
 class ChaosNLIBenchmark(Benchmark):
     def run(self, ctx: Any) -> dict[str, Any]:
         cfg = self.config
-        dataset_params = ctx.params("dataset")
-        if dataset_params is not None:  # --set dataset=item-counts ... overrides the data
-            spec = ctx.components["dataset"][0]
-            dataset = spec.create(dataset_params)
-            split = None
-        else:
-            dataset = ChaosNLIDataset(HLVDatasetConfig(data_dir=cfg.data_dir, split=cfg.split or "test"))
-            split = cfg.split or "test"
+        # --set dataset=item-counts ... (RunConfig.dataset) overrides the data, as on every benchmark
+        dataset = ctx.components.dataset("chaosnli", {"data_dir": cfg.data_dir, "split": cfg.split or "test"},
+                                         where="chaosnli dataset (benchmark.params)")
+        split = None if ctx.components.dataset_overridden else cfg.split or "test"
         examples = dataset.load(split)
         if ctx.config.limit:
             examples = examples[: ctx.config.limit]

@@ -15,7 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from plurieval.api import DataError, Dataset, DatasetInfo, Example, data_path, read_jsonl
+from plurieval.api import DataError, Dataset, Example, data_path, read_jsonl
 
 NLI_OPTIONS = ["entailment", "neutral", "contradiction"]
 _LETTER = {"e": "entailment", "n": "neutral", "c": "contradiction"}
@@ -72,6 +72,11 @@ class ChaosNLIDataset(Dataset):
     and the VariErr annotators' explanations in ``metadata``), ``sample`` (the packaged
     self-written sample). **Licence: CC BY-NC 4.0, non-commercial use only.**"""
 
+    dataset_id = "chaosnli-mnli"
+    revision = "mainlp/MJD-Estimator@a939ed0892c7007d946ba286e691dc797e3a8fb0"
+    license = CHAOSNLI_LICENSE
+    source = ""
+
     def splits(self) -> list[str]:
         return ["dev", "test", "varierr", "sample"]
 
@@ -89,7 +94,12 @@ class ChaosNLIDataset(Dataset):
             raise DataError(f"chaosnli: unknown split {split!r}; choose one of {', '.join(self.splits())}")
         folder, name = self.folder(split)
         path = folder / name
-        self.last_path = path
+        self.source = str(path)
+        # The shipped sample is self-written text: its record must not claim ChaosNLI's id and
+        # revision, or a sample run would look like a run on the real data to anyone reading it.
+        used_sample = name.startswith("chaosnli_sample")
+        self.dataset_id = "chaosnli-sample" if used_sample else type(self).dataset_id
+        self.revision = None if used_sample else type(self).revision
         out = []
         for i, row in enumerate(read_jsonl(path, what="hlv data file"), 1):
             for f in ("premise", "hypothesis"):
@@ -111,14 +121,6 @@ class ChaosNLIDataset(Dataset):
                 meta = {"source": "sample" if name.startswith("chaosnli_sample") else "chaosnli-mnli"}
             out.append(Example(f"{split if name != 'chaosnli_sample.jsonl' else 'sample'}-{i - 1:04d}", inputs, target, meta))
         return out
-
-    def info(self, examples, split) -> DatasetInfo:
-        base = super().info(examples, split)
-        base.id = "chaosnli-mnli"
-        base.revision = "mainlp/MJD-Estimator@a939ed0892c7007d946ba286e691dc797e3a8fb0"
-        base.license = CHAOSNLI_LICENSE
-        base.source = str(getattr(self, "last_path", ""))
-        return base
 
 
 def uniform_target(k: int) -> list[float]:

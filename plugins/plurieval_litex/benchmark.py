@@ -14,8 +14,6 @@ from itertools import zip_longest
 from typing import Any
 
 from plurieval.api import Benchmark, Example, run_explanation_benchmark
-from plurieval_litex.config import LitexDatasetConfig
-from plurieval_litex.data import LitexDataset
 
 
 def interleave(examples: list[Example], per_source: int | None = None) -> list[Example]:
@@ -40,7 +38,8 @@ class LitexBenchmark(Benchmark):
         params = {"data_dir": cfg.data_dir}
         if cfg.sources:
             params["sources"] = cfg.sources
-        dataset = LitexDataset(LitexDatasetConfig(**params))
+        # RunConfig.dataset (any registered dataset with LiTEx-shaped examples) or the litex set
+        dataset = ctx.components.dataset("litex", params, where="litex dataset (benchmark.params)")
         examples = interleave(dataset.load(), cfg.per_source)
         if ctx.config.limit:
             examples = examples[: ctx.config.limit]

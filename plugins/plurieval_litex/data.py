@@ -23,7 +23,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from plurieval.api import DataError, Dataset, DatasetInfo, Example, data_path, read_jsonl
+from plurieval.api import DataError, Dataset, Example, data_path, read_jsonl
 from plurieval_litex.taxonomy import TAXONOMY
 
 FILES = {
@@ -135,6 +135,11 @@ class LitexDataset(Dataset):
     """LiTEx-annotated NLI explanations (one example per explanation) from e-SNLI, LiveNLI and
     VariErr; categories normalised to the eight-category taxonomy (``plurieval_litex.taxonomy``)."""
 
+    dataset_id = "litex"
+    revision = "mainlp/LiTEx@4734196a016d16b22458f7a420335110460cb66e"
+    license = LICENSE
+    source = str(SAMPLE)
+
     def load(self, split: str | None = None) -> list[Example]:
         sources = list(self.config.sources)
         if sources == ["sample"]:
@@ -143,6 +148,7 @@ class LitexDataset(Dataset):
         if is_sample:
             return load_source(SAMPLE, "sample", "litex_sample.jsonl")
         self.folder = folder
+        self.source = str(folder)
         out: list[Example] = []
         for s in sources:
             if s == "sample":
@@ -150,14 +156,6 @@ class LitexDataset(Dataset):
             else:
                 out += load_source(folder, s, FILES[s])
         return out
-
-    def info(self, examples, split) -> DatasetInfo:
-        base = super().info(examples, split)
-        base.id = "litex"
-        base.revision = "mainlp/LiTEx@4734196a016d16b22458f7a420335110460cb66e"
-        base.license = LICENSE
-        base.source = str(getattr(self, "folder", SAMPLE))
-        return base
 
 
 def load_iaa(folder: Path) -> tuple[list[str], list[str]]:

@@ -55,7 +55,7 @@ def run_started(run: Any) -> None:
     journal.write_state(run.run_dir, uri=stored, username=user, experiment=experiment, status="recording",
                         **({"parent_run_id": sweep.get("parent_run_id")} if sweep else {}))
     journal.append_event(run.run_dir, {"type": "start", "resumed": run.resumed})
-    run.manifest["tracking"] = {"backend": "mlflow", "uri": _redact(uri), "experiment": experiment}
+    run.annotate("tracking", {"backend": "mlflow", "uri": _redact(uri), "experiment": experiment})
     if uri.startswith(("http://", "https://")) and not sweep:  # in a sweep the driver uploads
         from plurieval_mlflow.upload import TrackingUnavailable, check_reachable
 

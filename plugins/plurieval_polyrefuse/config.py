@@ -37,27 +37,39 @@ class PolyRefuseDataConfig(BaseModel):
 
 
 class RefusalDirectionConfig(BaseModel):
-    """Refusal direction (Arditi et al. 2024; PolyRefuse, Wang et al. 2025)."""
+    """Refusal direction (Arditi et al. 2024; PolyRefuse, Wang et al. 2025): the harmful −
+    harmless mean difference at every layer and every post-instruction position. Which of
+    these candidates is used is the benchmark's selection rule (``selection`` of polyrefuse)."""
 
     model_config = ConfigDict(extra="forbid")
     positions: int | None = Field(
         None, ge=1, description="post-instruction positions to consider (default: all of the chat template's)"
     )
+    layers: list[int] | None = Field(None, description="layers to consider (default: the benchmark's layer grid)")
+    alphas: list[float] = Field(default_factory=lambda: [1.0], description="strengths where a benchmark adds the direction")
+
+
+class RefusalSelectionConfig(BaseModel):
+    """PolyRefuse's selection rule (Arditi et al.'s, for every direction method): on the
+    direction language's val prompts, discard the last ``prune_layer_fraction`` of layers and
+    candidates whose ablation moves the harmless next-token distribution by more than
+    ``kl_threshold`` (KL, nats); pick the lowest mean refusal score on harmful prompts under
+    ablation. ``screen_prompts`` > 0: coarse-to-fine (every candidate on that many prompts of
+    each kind, the ``screen_keep`` best on all ``prompts`` with the exact filters)."""
+
+    model_config = ConfigDict(extra="forbid")
+    prompts: int = Field(32, ge=1, description="harmful and harmless val prompts used to score each candidate")
     prune_layer_fraction: float = Field(0.2, ge=0.0, lt=1.0, description="discard the last fraction of layers")
+    layer_stride: int = Field(1, ge=1, description="score every n-th layer only (speed knob; 1 = every layer)")
     kl_threshold: float = Field(0.2, gt=0.0, description="discard candidates whose ablation moves harmless next-token KL above this")
     induce_filter: bool = Field(
         False, description="also discard candidates whose addition does not raise harmless refusal score above 0 (Arditi's steering filter)"
     )
-    selection_prompts: int = Field(32, ge=1, description="harmful and harmless prompts used to score each candidate")
-    layer_stride: int = Field(1, ge=1, description="score every n-th layer only (speed knob; 1 = every layer)")
     screen_prompts: int = Field(
         8, ge=0, description="coarse-to-fine: score every candidate on the first N val prompts of each kind, then "
-                             "only the `screen_keep` best on all `selection_prompts` with the exact filters "
+                             "only the `screen_keep` best on all `prompts` with the exact filters "
                              "(0 = score every candidate on every prompt, the exhaustive protocol)")
     screen_keep: int = Field(12, ge=1, description="candidates that go from the screen to the full scoring")
-    refusal_tokens: dict[str, list[str]] | None = Field(
-        None, description="per-language refusal token strings; default: plurieval_polyrefuse.phrases.REFUSAL_TOKENS"
-    )
 
 
 class RefusalScoreConfig(BaseModel):
@@ -103,13 +115,16 @@ class PolyRefuseBenchmarkConfig(BaseModel):
         None, description="languages to extract directions from (default: all of 'languages')"
     )
     fit_prompts: int = Field(64, ge=2, description="train prompts per kind and language for the mean difference")
+    selection: RefusalSelectionConfig = Field(default_factory=RefusalSelectionConfig)
     max_new_tokens: int = Field(24, ge=1, description="tokens generated per completion (substring judge)")
-    judge_model_path: str | None = Field(None, description="optional safety classifier for the judge metric")
+    judge_model_path: str | None = Field(
+        None, description="optional safety classifier: adds the refusal_judge metric with this model_path")
     refusal_phrases: dict[str, list[str]] | None = Field(
         None, description="per-language phrases of the substring judge (default: plurieval_polyrefuse.phrases.REFUSAL_PHRASES)"
     )
     refusal_tokens: dict[str, list[str]] | None = Field(
-        None, description="per-language refusal tokens of the logit refusal score (default: the method's refusal_tokens)"
+        None, description="per-language refusal tokens of the logit refusal score, for selection and reporting "
+                          "(default: plurieval_polyrefuse.phrases.REFUSAL_TOKENS)"
     )
     induce: bool = Field(True, description="also measure refusal induced by addition on harmless test prompts")
 

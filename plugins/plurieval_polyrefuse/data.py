@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from plurieval.api import DataError, Dataset, DatasetInfo, Example, content_hash, file_hash
+from plurieval.api import DataError, Dataset, Example, file_hash
 from plurieval_polyrefuse.config import LANGUAGES, REPO_URL, PolyRefuseDataConfig
 
 SPLITS = ("train", "val", "test")
@@ -189,11 +189,15 @@ class PolyRefuse(Dataset[PolyRefuseDataConfig]):
     ``metadata`` = {lang, split, kind, english, category}. Missing files are skipped and listed
     in ``self.missing`` (a language with no file at all for a split raises)."""
 
+    dataset_id = "polyrefuse"
+    revision = REPO_URL.rsplit("/", 1)[-1]
+    license = LICENSE
+
     def __init__(self, config: PolyRefuseDataConfig):
         super().__init__(config)
         self.src = PolyRefuseSource(config.source)
+        self.source = self.src.source
         self.missing: list[str] = []
-        self._infos: list[str] = []
 
     def splits(self) -> list[str]:
         return list(SPLITS)
@@ -210,7 +214,6 @@ class PolyRefuse(Dataset[PolyRefuseDataConfig]):
                     self.missing.append(f"{lang}/{split}/{kind}")
                     continue
                 got += 1
-                self._infos.append(p.sha256)
                 for i, text in enumerate(p.texts):
                     out.append(Example(
                         id=f"{lang}-{split}-{kind}-{i}", input=text, target=kind,
@@ -220,12 +223,6 @@ class PolyRefuse(Dataset[PolyRefuseDataConfig]):
             if not got:
                 raise DataError(f"PolyRefuse has no {split} files for {lang!r} at {self.src.source}")
         return out
-
-    def info(self, examples: Any, split: str | None) -> DatasetInfo:
-        return DatasetInfo(
-            id="polyrefuse", revision=REPO_URL.rsplit("/", 1)[-1], content_hash=content_hash(sorted(self._infos)),
-            split=split, num_examples=len(examples), license=LICENSE, source=self.src.source,
-        )
 
 
 def make_dataset(config: PolyRefuseDataConfig) -> PolyRefuse:

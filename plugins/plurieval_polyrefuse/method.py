@@ -1,21 +1,18 @@
 """The refusal direction (Arditi et al. 2024, "Refusal in language models is mediated by a single
 direction"; used across 14 languages by PolyRefuse, Wang et al. 2025).
 
-1. Candidates: ``mean(harmful) − mean(harmless)`` of ``blocks.{i}.resid_pre`` (the input of
-   decoder layer i) at each post-instruction position of the chat template (the tokens after
-   the user's text, e.g. ``<|im_end|>\\n<|im_start|>assistant\\n``), on *train* prompts.
-2. Selection on *val* prompts (train when there is no val split): discard the last
-   ``prune_layer_fraction`` of layers; (speed, on by default: every candidate is first screened
-   on ``screen_prompts`` prompts of each kind and only the ``screen_keep`` best are scored on
-   all ``selection_prompts``; ``screen_prompts=0`` scores every candidate on every prompt); discard candidates whose directional ablation moves the
-   next-token distribution on harmless prompts by more than ``kl_threshold`` (KL(base ‖ ablated),
-   nats, mean over prompts); optionally (``induce_filter``) discard candidates whose addition does
-   not make harmless prompts refuse (score > 0); pick the lowest mean refusal score on harmful
-   prompts under ablation. If nothing survives the filters, the lowest refusal score over all
-   candidates is taken and ``filters_passed`` is False in the card (rather than failing a run).
-3. Interventions: directional ablation ``x ← x − (x·r̂)r̂`` at every layer's resid_pre, attn_out
-   and mlp_out (bypass), and activation addition ``x ← x + r`` at the selected layer's resid_pre,
-   all positions (induce).
+Candidates: ``mean(harmful) − mean(harmless)`` of ``blocks.{i}.resid_pre`` (the input of
+decoder layer i) at each post-instruction position of the chat template (the tokens after the
+user's text, e.g. ``<|im_end|>\\n<|im_start|>assistant\\n``), on *train* prompts: one candidate
+per (layer, position). The method is a ``DirectionMethod`` like DiffMean; what differs is
+where it reads (several template positions instead of one vector per prompt). Which candidate
+is used is the benchmark's selection rule (``plurieval_polyrefuse.selection``: lowest refusal
+score under ablation with a KL limit on harmless prompts); ``fit(model, examples)`` applies that
+same rule on its own.
+
+Interventions: directional ablation ``x ← x − (x·r̂)r̂`` at every layer's resid_pre, attn_out
+and mlp_out (bypass), and activation addition ``x ← x + r`` at the selected layer's resid_pre,
+all positions (induce).
 """
 
 from __future__ import annotations
@@ -24,27 +21,24 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from plurieval.api import Example, PluriError, SteeringMethod
-from plurieval_polyrefuse.config import RefusalDirectionConfig
-
-_SENTINEL = "\u2063PLURIEVAL\u2063"
-
-
-def post_instruction_positions(model: Any) -> int:
-    """How many tokens the chat template puts after the user's text (at least 1: without a
-    template the last prompt token is the only "post-instruction" position)."""
-    text = model.format_prompt(_SENTINEL)
-    _, sep, suffix = text.partition(_SENTINEL)
-    if not sep or not suffix:
-        return 1
-    return max(1, len(model.tokenizer(suffix, add_special_tokens=False)["input_ids"]))
+from plurieval.api import (
+    ActivationRequest,
+    Candidate,
+    Contrast,
+    DirectionMethod,
+    Example,
+    PluriError,
+    SteeringTask,
+    post_instruction_positions,
+)
+from plurieval_polyrefuse.config import RefusalDirectionConfig, RefusalSelectionConfig
 
 
 @dataclass
 class Selection:
-    """Everything the selection computed (the benchmark plots and stores it)."""
+    """Everything a standalone ``fit`` computed (tests and notebooks inspect it)."""
 
-    candidates: Any  # [layers, positions, d] float32
+    candidates: list[Candidate]
     positions: list[int]
     layer: int
     position: int
@@ -64,22 +58,70 @@ class Selection:
         return AddVector(self.direction, layers=[self.layer], alpha=alpha, point="resid_pre", positions="all", card=card)
 
 
-def _kl(base_logprobs: Any, new_logprobs: Any) -> float:
-    """Mean over prompts of KL(base ‖ new) of the next-token distributions, in nats."""
-    b = base_logprobs.double()
-    n = new_logprobs.double()
-    return float((b.exp() * (b - n)).sum(-1).mean())
+class RefusalDirection(DirectionMethod):
+    estimator = "refusal_direction"
 
-
-class RefusalDirection(SteeringMethod[RefusalDirectionConfig]):
     def __init__(self, config: RefusalDirectionConfig):
         super().__init__(config)
         self.selection: Selection | None = None
 
-    def fit(self, model: Any, examples: Sequence[Example], run: Any = None) -> Any:
+    def unsupported(self, task: SteeringTask) -> str | None:
+        if not task.reading.chat:
+            return ("refusal_direction reads the chat template's post-instruction positions, and "
+                    f"{task.benchmark} reads its prompts without a chat template (use diffmean, pca, lda, probe or sae)")
+        return None
+
+    def positions(self, task: SteeringTask) -> tuple[int, ...]:
+        n = task.suffix_positions
+        if self.config.positions:
+            n = min(n, self.config.positions)
+        return tuple(range(-n, 0))
+
+    def needs(self, task: SteeringTask) -> ActivationRequest:
+        return ActivationRequest(positions=self.positions(task), layers=tuple(self.layers(task)))
+
+    def direction(self, positive: Any, negative: Any, *, acts: Any, layer: int, contrast: Contrast) -> Any:
+        raise NotImplementedError  # prepare reads positions itself
+
+    def prepare(self, acts: Any, contrast: Contrast, task: SteeringTask) -> dict[tuple[int, int], Any]:
+        from plurieval.api import diff_mean
+
+        out = {}
+        for layer in self.layers(task):
+            for position in acts.positions:
+                pos = acts.group_at(layer, contrast.positive, position)
+                neg = acts.group_at(layer, contrast.negative, position)
+                raw = diff_mean(pos, neg)
+                norm = float(raw.double().norm())
+                if norm > 0:  # identical groups give no direction at this point
+                    d = self.make_direction(raw / norm, pos, neg, layer, acts)
+                    d.scale = norm
+                    out[(layer, position)] = d
+        if not out:
+            raise PluriError("refusal_direction: every candidate direction is zero "
+                             "(identical harmful and harmless activations?)")
+        return out
+
+    def candidates(self, state: dict[tuple[int, int], Any], acts: Any, contrast: Contrast,
+                   task: SteeringTask) -> list[Candidate]:
+        if task.application == "ablate":
+            return [Candidate({"layer": layer, "position": position}, self.ablation(d, contrast), d)
+                    for (layer, position), d in state.items()]
+        return [Candidate({"layer": layer, "position": position, "alpha": alpha}, self.addition(d, alpha, contrast), d)
+                for (layer, position), d in state.items() for alpha in self.config.alphas]
+
+    # --- on its own ---------------------------------------------------------------------------
+
+    def fit(self, model: Any, examples: Sequence[Example], run: Any = None,
+            selection: RefusalSelectionConfig | None = None) -> Any:
         """Select the refusal direction from harmful/harmless ``examples`` (``metadata`` kind,
-        split and lang) and return its directional-ablation intervention; ``self.selection``
-        keeps the candidates, scores and the addition intervention."""
+        split and lang) with PolyRefuse's selection rule and return its directional-ablation
+        intervention; ``self.selection`` keeps the candidates and their scores."""
+        from plurieval.api import ModelWork, Reading, fit_candidates
+
+        from .selection import select_refusal
+
+        cfg = selection or RefusalSelectionConfig()
         groups: dict[tuple[str, str], list[Example]] = {}
         for ex in examples:
             kind = ex.metadata.get("kind", ex.target)
@@ -91,11 +133,21 @@ class RefusalDirection(SteeringMethod[RefusalDirectionConfig]):
         if not train_h or not train_n:
             raise PluriError("refusal_direction needs harmful and harmless train examples "
                              f"(got {len(train_h)} harmful, {len(train_n)} harmless)")
-        k = self.config.selection_prompts
-        val_h = groups.get(("val", "harmful")) or train_h
-        val_n = groups.get(("val", "harmless")) or train_n
-        self.selection = self.select(model, [e.input for e in train_h], [e.input for e in train_n],
-                                     val_h[:k], val_n[:k], run=run)
+        val_h = (groups.get(("val", "harmful")) or train_h)[: cfg.prompts]
+        val_n = (groups.get(("val", "harmless")) or train_n)[: cfg.prompts]
+        cands = fit_candidates(self, model, {"harmful": [e.input for e in train_h], "harmless": [e.input for e in train_n]},
+                               Contrast(("harmful",), ("harmless",)), kind="behaviour", application="ablate",
+                               reading=Reading(chat=True, position="last"),
+                               layers=refusal_layers(model.num_layers, cfg),
+                               extract=run.model.extract if run is not None else None)
+        work = ModelWork(model, run.config.batch_size if run is not None else 8)
+        result = select_refusal(work, cands, val_h, val_n, cfg, num_layers=model.num_layers)
+        best = cands[result.index]
+        d = best.direction
+        self.selection = Selection(candidates=cands, positions=sorted({c.settings["position"] for c in cands}),
+                                   layer=d.layer, position=best.settings["position"], direction=d.vector * d.scale,
+                                   baseline_refusal=result.card["baseline_refusal"], scores=result.table,
+                                   filters_passed=result.card["filters_passed"])
         sel = self.selection
         return sel.ablation(card={
             "method": "refusal_direction", "model": getattr(model, "name", None), "layer": sel.layer,
@@ -104,94 +156,15 @@ class RefusalDirection(SteeringMethod[RefusalDirectionConfig]):
             "filters_passed": sel.filters_passed,
         })
 
-    # --- the two stages ---------------------------------------------------------------------
-
-    def candidates(self, model: Any, harmful: list[str], harmless: list[str], run: Any = None) -> tuple[Any, list[int]]:
-        """``[layers, positions, d]`` mean differences at every layer's resid_pre and every
-        post-instruction position (``positions`` counted from the end, e.g. [-5, …, -1])."""
-        import torch
-
-        from plurieval.api import diff_mean
-
-        n_pos = post_instruction_positions(model)
-        if self.config.positions:
-            n_pos = min(n_pos, self.config.positions)
-        positions = list(range(-n_pos, 0))
-        points = [f"blocks.{i}.resid_pre" for i in range(model.num_layers)]
-        extract = run.extract if run is not None else model.extract
-        acts_h = extract(harmful, points, reduce="positions", positions=positions)
-        acts_n = extract(harmless, points, reduce="positions", positions=positions)
-        cands = torch.stack([
-            torch.stack([diff_mean(acts_h[pt][:, j], acts_n[pt][:, j]) for j in range(n_pos)]) for pt in points
-        ])
-        return cands, positions
-
-    def select(self, model: Any, harmful: list[str], harmless: list[str], val_harmful: Sequence[Example],
-               val_harmless: Sequence[Example], run: Any = None) -> Selection:
-        from plurieval.api import AddVector, DirectionalAblation
-        from plurieval_polyrefuse.metrics import refusal_scores
-
-        cfg = self.config
-        cands, positions = self.candidates(model, harmful, harmless, run)
-        prompts_h = [e.input for e in val_harmful]
-        langs_h = [e.metadata.get("lang", "en") for e in val_harmful]
-        prompts_n = [e.input for e in val_harmless]
-        langs_n = [e.metadata.get("lang", "en") for e in val_harmless]
-        bs = run.config.batch_size if run is not None else 8
-
-        def score(prompts: list[str], langs: list[str], iv: Any) -> float:
-            vals = refusal_scores(model, prompts, langs, intervention=iv, table=cfg.refusal_tokens, batch_size=bs)
-            return sum(vals) / len(vals)
-
-        base_n = model.next_token_logprobs(prompts_n, batch_size=bs)
-        baseline = score(prompts_h, langs_h, None)
-        max_layer = int(model.num_layers * (1.0 - cfg.prune_layer_fraction))
-        layers = list(range(0, max(1, max_layer), cfg.layer_stride))
-        todo = [(layer, j) for layer in layers for j in range(len(positions)) if float(cands[layer, j].norm()) > 0]
-        if not todo:
-            raise PluriError("refusal_direction: every candidate direction is zero (identical harmful and harmless activations?)")
-
-        def evaluate(pairs: list[tuple[int, int]], n: int, desc: str) -> list[dict[str, Any]]:
-            sub_h, sub_lh, sub_n, sub_ln = prompts_h[:n], langs_h[:n], prompts_n[:n], langs_n[:n]
-            base = base_n[: len(sub_n)]
-            out = []
-            for layer, j in (run.progress(pairs, total=len(pairs), desc=desc) if run else pairs):
-                r = cands[layer, j]
-                abl = DirectionalAblation(r)
-                row = {"layer": layer, "position": positions[j], "refusal": score(sub_h, sub_lh, abl),
-                       "kl": _kl(base, model.next_token_logprobs(sub_n, intervention=abl, batch_size=bs))}
-                if cfg.induce_filter:
-                    row["induce"] = score(sub_n, sub_ln, AddVector(r, layers=[layer]))
-                row["kept"] = row["kl"] <= cfg.kl_threshold and (not cfg.induce_filter or row["induce"] > 0)
-                out.append(row)
-            return out
-
-        full = max(len(prompts_h), len(prompts_n))
-        screened: list[dict[str, Any]] = []
-        if 0 < cfg.screen_prompts < full and len(todo) > cfg.screen_keep:
-            # Coarse-to-fine: every candidate on a few prompts, the most promising on all of them.
-            # The final choice applies the exact filters to full scores, so only a candidate that
-            # looks poor on the screen prompts yet would win on all of them can be missed.
-            screened = evaluate(todo, cfg.screen_prompts, "refusal direction: screening candidates")
-            ranked = sorted(screened, key=lambda r: (not r["kept"], r["refusal"]))
-            finalists = {(r["layer"], r["position"]) for r in ranked[: cfg.screen_keep]}
-            todo = [(layer, j) for layer, j in todo if (layer, positions[j]) in finalists]
-        rows = evaluate(todo, full, "refusal direction: scoring candidates")
-        if screened:  # keep every candidate's screen score (the per-layer plot compares like with like)
-            screen = {(r["layer"], r["position"]): r for r in screened}
-            for r in rows:
-                r["screen_refusal"] = screen[(r["layer"], r["position"])]["refusal"]
-            scored = {(r["layer"], r["position"]) for r in rows}
-            rows += [{**r, "screen_refusal": r["refusal"], "kept": False, "screened_out": True}
-                     for r in screened if (r["layer"], r["position"]) not in scored]
-        final = [r for r in rows if not r.get("screened_out")]
-        kept = [r for r in final if r["kept"]]
-        best = min(kept or final, key=lambda r: r["refusal"])
-        j = positions.index(best["position"])
-        return Selection(candidates=cands, positions=positions, layer=best["layer"], position=best["position"],
-                         direction=cands[best["layer"], j].clone(), baseline_refusal=baseline, scores=rows,
-                         filters_passed=bool(kept))
+def refusal_layers(num_layers: int, cfg: RefusalSelectionConfig) -> list[int]:
+    """The layers whose candidates the selection rule may pick: every ``layer_stride``-th
+    below the last ``prune_layer_fraction`` of the network."""
+    max_layer = int(num_layers * (1.0 - cfg.prune_layer_fraction))
+    return list(range(0, max(1, max_layer), cfg.layer_stride))
 
 
 def make_refusal_direction(config: RefusalDirectionConfig) -> RefusalDirection:
     return RefusalDirection(config)
+
+
+__all__ = ["RefusalDirection", "Selection", "make_refusal_direction", "post_instruction_positions", "refusal_layers"]

@@ -97,15 +97,24 @@ def refusal_scores(model: Any, prompts: Sequence[str], langs: Sequence[str], *, 
 
 
 class RefusalScore(Metric[RefusalScoreConfig]):
-    """Predictions are the *prompts*; the score is read from the model under evaluation (with
-    the context's intervention, if any)."""
+    """Read from the model under evaluation, at the end of each *prompt* (with the context's
+    intervention, if any): the prompts are the scored examples' inputs (``context.examples``),
+    or the predictions themselves when scored on prompts alone."""
 
     def score_examples(self, predictions: Sequence[Any], references: Sequence[Any],
                        context: MetricContext | None = None) -> list[float]:
         if context is None or context.model is None:
             raise PluriError("refusal_score needs the model (MetricSpec needs={'model'})")
-        return refusal_scores(context.model, [str(p) for p in predictions], [_lang(r) for r in references],
-                              intervention=context.intervention, table=self.config.refusal_tokens,
+        prompts = [str(e.input) for e in context.examples] if context.examples else [str(p) for p in predictions]
+        if len(prompts) != len(references):
+            raise PluriError(f"refusal_score: {len(prompts)} prompts for {len(references)} references")
+        from plurieval.api import PromptIntervention
+
+        iv = context.intervention
+        if isinstance(iv, PromptIntervention):  # a prompting baseline: the model sees the rewritten prompt
+            prompts, iv = iv.rewrite(prompts), None
+        return refusal_scores(context.model, prompts, [_lang(r) for r in references],
+                              intervention=iv, table=self.config.refusal_tokens,
                               with_english=self.config.with_english, epsilon=self.config.epsilon)
 
 

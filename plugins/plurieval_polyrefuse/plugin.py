@@ -46,8 +46,9 @@ def register_methods(register: Any) -> None:
         name="refusal_direction", factory="plurieval_polyrefuse.method:make_refusal_direction",
         config=RefusalDirectionConfig, method_kind="steering",
         description="Difference-in-means refusal direction at each layer's resid_pre and post-instruction "
-                    "position, selected by lowest refusal score under ablation with a KL limit on harmless "
-                    "prompts; bypass by directional ablation at every layer, induce by addition.",
+                    "position of the chat template (one candidate each; the benchmark's selection rule picks, on "
+                    "polyrefuse: lowest refusal score under ablation with a KL limit on harmless prompts); bypass by "
+                    "directional ablation at every layer, induce by addition. Needs a chat-template reading.",
         citation=_ARDITI, license="Apache-2.0",
     ))
 
@@ -92,8 +93,11 @@ def register_benchmarks(register: Any) -> None:
         name="polyrefuse", factory="plurieval_polyrefuse.benchmark:make_benchmark", config=PolyRefuseBenchmarkConfig,
         spec_version="1", method_kinds=("steering",), default_method="refusal_direction",
         metrics=("refusal_score", "refusal_substring", "compliance_substring"),
-        description="Refusal directions per language and their transfer: compliance before/after ablating "
-                    "language A's direction on language B's harmful test prompts, cosine matrix, plots.",
+        description="Refusal directions per language and their transfer, for any direction method: the method fits "
+                    "harmful vs harmless train prompts of language A, the candidate with the lowest val refusal "
+                    "score under ablation (harmless KL <= 0.2) is chosen; compliance before/after ablating A's "
+                    "direction on language B's harmful test prompts (results.jsonl), refusal induced by adding it "
+                    "on A's harmless prompts, cosine matrix, plots.",
         license=_DATA_LICENSE, citation=_CITATION, languages=LANGUAGES,
     ))
 

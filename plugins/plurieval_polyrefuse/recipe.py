@@ -127,7 +127,7 @@ def train(base: Any, rows: list[dict[str, str]], config: RefusalModelConfig) -> 
     rng = random.Random(config.seed)
     torch.manual_seed(config.seed)
     encoded = [_encode(base, r, config.max_length) for r in rows]
-    layers = base._layers  # the decoder layers, as the model layer found them
+    layers = base.decoder_layers
     for p in hf.parameters():
         p.requires_grad_(False)
     trainable = []

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from plurieval.api import Metric, MetricContext, check_degenerate
+from plurieval.api import Metric, MetricContext, MetricOutput, check_degenerate
 
 from .config import DegenerateRateConfig
 
@@ -36,16 +36,14 @@ def _text(prediction: Any) -> str:
 
 
 class DegenerateRate(Metric[DegenerateRateConfig]):
-    def score_examples(self, predictions: Sequence[Any], references: Sequence[Any],
-                       context: MetricContext | None = None) -> list[float]:
+    def score(self, predictions: Sequence[Any], references: Sequence[Any],
+              context: MetricContext | None = None) -> MetricOutput:
         cfg = self.config
-        out, reasons = [], []
-        for p, r in zip(predictions, references, strict=True):
-            verdict = check_degenerate(_text(p), reference_language(r) if cfg.use_language else None, cfg)
-            out.append(float(verdict.degenerate))
-            reasons.append(list(verdict.reasons))
-        self.reasons = reasons  # why each flagged output was flagged (side result, like similarities)
-        return out
+        verdicts = [check_degenerate(_text(p), reference_language(r) if cfg.use_language else None, cfg)
+                    for p, r in zip(predictions, references, strict=True)]
+        # why each flagged output was flagged, in the results row's details
+        return MetricOutput([float(v.degenerate) for v in verdicts],
+                            [{"reasons": list(v.reasons)} if v.degenerate else {} for v in verdicts])
 
 
 __all__ = ["DegenerateRate", "reference_language"]

@@ -53,8 +53,10 @@ def test_diffmean_run_summary_results_and_artifacts(tiny_folder, tmp_path):
     assert s["baseline"]["metrics"]["n"] == 3 * 2
     assert s["relevance_judge"]["label"] == "relevance_proxy"
     fp = s["forward_passes"]
-    # Activations: one forward pass per training question per language, nothing more.
+    # Activations: one forward pass per training question per language, nothing more, and only
+    # what DiffMean reads (no MLP statistics, no token residuals).
     assert fp["extraction"]["this_run"] == fp["extraction"]["minimum"] > 0
+    assert fp["extraction"]["requested"] == ["features"]
     rows = [json.loads(x) for x in (outcome.run_dir / "results.jsonl").read_text().splitlines()]
     assert len(rows) == 3 * 2
     r = rows[0]
@@ -86,6 +88,9 @@ def test_diffmean_run_summary_results_and_artifacts(tiny_folder, tmp_path):
 
 
 def test_all_methods_leaderboard(tiny_folder, tmp_path):
+    from plurieval.steering import protocol
+
+    protocol._ACTIVATION_MEMO.clear()  # the sets an earlier test of this process extracted
     data = {"model": _model(tiny_folder), "tracking": {"enabled": False}}
     board = None
     overrides = ["target_languages=de", "layers=[1]", "dev_limit=2", "max_new_tokens=3", "plots=false"]
@@ -99,10 +104,13 @@ def test_all_methods_leaderboard(tiny_folder, tmp_path):
     assert [r["method"] for r in rows] == ALL_METHODS
     for r in rows:
         assert 0 <= r["S"] <= 100 and 0 <= r["F"] <= 100 and 0 <= r["J"] <= 100
-    # Only the first activation-based method extracts; the others reuse the set.
+    # Each method extracts only what it asked for, once: the direction estimators share the
+    # per-question features DiffMean extracted; LAPE (MLP statistics) and the SAE (token
+    # residuals) need more, and extract it; prompting needs nothing.
     passes = {r["method"]: r["extraction_passes"] for r in rows}
     assert passes["prompting"] == 0 and passes["diffmean"] > 0
-    assert all(passes[m] == 0 for m in ("pca", "lda", "probe", "lape", "sae"))
+    assert all(passes[m] == 0 for m in ("pca", "lda", "probe"))
+    assert passes["lape"] == passes["sae"] == passes["diffmean"]
     assert (tmp_path / "clasbench_leaderboard.json").exists()
 
 

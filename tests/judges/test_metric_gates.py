@@ -18,8 +18,9 @@ def test_language_control_does_not_trust_the_identifier_on_symbols(host):
     refs = [{"language": "zh"}, {"language": "zh"}]
     ctx = MetricContext(resources=Resources(host))
     spec1 = _metric(host, "language_control", degenerate_check=False)
-    assert spec1.score_examples(texts, refs, ctx) == [1.0, 1.0]
-    assert spec1.detected[0] == "zh"
+    scored = spec1.score(texts, refs, ctx)
+    assert scored.values == [1.0, 1.0]
+    assert scored.details[0]["detected"] == "zh"
     assert _metric(host, "language_control").score_examples(texts, refs, ctx) == [0.0, 1.0]
 
 

@@ -85,7 +85,7 @@ def test_a_chaosnli_sample_run_is_refused_naming_the_data_to_use(tmp_path, monke
     with pytest.raises(PluriError) as exc:
         build_entry(run_dir, host, submitter="sample user", board_dir=board)
     data = str(exc.value)
-    assert "data: the run read 'chaosnli-mnli' split 'test'" in data, data
+    assert "data: the run read 'chaosnli-sample' split 'test'" in data, data
     assert "chaosnli_sample.jsonl" in data and "not the board's data: chaosnli-mnli split 'test'" in data
     assert "629 examples" in data and "PLURIEVAL_DATA_DIR" in data and "hlv/mjd-chaosnli/test.json" in data
     assert not list(board.glob("entries/*.json"))  # refused before anything was written

@@ -24,7 +24,7 @@ def _config(tiny_folder, out, langs="en,de,zh"):
     data = {"benchmark": "polyrefuse", "model": {"name": f"hf:{tiny_folder}", "params": {"tokenizer_class": "ByT5Tokenizer"}},
             "method": "refusal_direction", "limit": 2, "output_dir": str(out), "tracking": {"enabled": False}}
     apply_overrides(data, [f"languages={langs}", "source=sample", "fit_prompts=4", "max_new_tokens=3",
-                           "method.selection_prompts=2", "method.positions=1"])
+                           "selection.prompts=2", "method.positions=1"])
     return build_run_config(data)
 
 
@@ -53,11 +53,20 @@ def test_polyrefuse_run(tiny_folder, tmp_path):
     for plot in ("plots/transfer_compliance.png", "plots/cosine_similarity.png", "plots/refusal_score_per_layer.png"):
         assert (outcome.run_dir / plot).stat().st_size > 1000
     card = json.loads((outcome.run_dir / "artifacts/direction_de/card.json").read_text())
-    assert card["type"] == "directional_ablation" and card["card"]["language"] == "de"
-    rows = [json.loads(line) for line in (outcome.run_dir / "results.jsonl").read_text().splitlines()]
-    # 3 baseline + 9 transfer conditions × 2 prompts, + 2 × 2 harmless conditions × 2 prompts
-    assert len(rows) == (3 + 9) * 2 + 2 * 2 * 2
+    assert card["type"] == "directional_ablation" and card["card"]["direction_language"] == "de"
+    def read(name):
+        return [json.loads(line) for line in (outcome.run_dir / name).read_text().splitlines()]
+
+    # results.jsonl: the headline, 9 (direction, prompt language) pairs × 2 harmful prompts under
+    # ablation; the unsteered and induce conditions beside it.
+    rows = read("results.jsonl")
+    assert len(rows) == 9 * 2 and {r["metadata"]["condition"] for r in rows} == {"ablation"}
     assert {"refusal_score", "refusal_substring", "compliance_substring"} <= set(rows[0]["scores"])
+    assert len(read("conditions/baseline.jsonl")) == 3 * 2
+    assert len(read("conditions/harmless.jsonl")) == len(read("conditions/induce.jsonl")) == 2 * 2
+    # the headline metrics are what a leaderboard recomputes from results.jsonl
+    compliance = [r["scores"]["compliance_substring"] for r in rows]
+    assert s["metrics"]["compliance_substring"] == pytest.approx(sum(compliance) / len(compliance))
     manifest = json.loads((outcome.run_dir / "manifest.json").read_text())
     assert any(d["id"] == "polyrefuse" and "CC BY-NC" in d["license"] for d in manifest["datasets"])
     assert card["card"]["data_hash"].startswith("sha256:") and card["card"]["method"] == "refusal_direction"

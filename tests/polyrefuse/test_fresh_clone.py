@@ -49,7 +49,7 @@ def test_run_polyrefuse_with_default_refusal_from_a_fresh_clone(fresh_clone, tmp
     apply_overrides(data, ["languages=en,de,ja", f"model.base={base}", "model.steps=2", "model.batch_size=2",
                            "model.harmful_per_language=2", "model.harmless_per_language=2",
                            "model.harmless_answers=generic", "model.train_layers_from=0",
-                           "fit_prompts=4", "max_new_tokens=2", "method.selection_prompts=2", "method.positions=1"])
+                           "fit_prompts=4", "max_new_tokens=2", "selection.prompts=2", "method.positions=1"])
     outcome = execute(build_run_config(data), get_host())
     assert set(outcome.summary["transfer"]) == {"en", "de", "ja"}
     (build,) = (tmp_path / "cache" / "models").glob("default-refusal-*/recipe.json")

@@ -7,9 +7,10 @@ import torch
 from polyrefuse_planted import planted_examples, planted_model
 
 from plurieval.models.interventions import AddVector, DirectionalAblation
-from plurieval_polyrefuse.config import RefusalDirectionConfig
-from plurieval_polyrefuse.method import RefusalDirection, _kl, post_instruction_positions
+from plurieval_polyrefuse.config import RefusalDirectionConfig, RefusalSelectionConfig
+from plurieval_polyrefuse.method import RefusalDirection, post_instruction_positions
 from plurieval_polyrefuse.metrics import refusal_scores
+from plurieval_polyrefuse.selection import kl_row
 
 
 @pytest.fixture(scope="module")
@@ -86,12 +87,12 @@ def test_kl_filter_and_prune_are_configurable(planted):
     lm, _ = planted
     exs = planted_examples("train")
     # Prune nothing: all three layers are scored.
-    m = RefusalDirection(RefusalDirectionConfig(prune_layer_fraction=0.0))
-    m.fit(lm, exs)
+    m = RefusalDirection(RefusalDirectionConfig())
+    m.fit(lm, exs, selection=RefusalSelectionConfig(prune_layer_fraction=0.0))
     assert sorted({r["layer"] for r in m.selection.scores}) == [0, 1, 2]
     # An impossible KL threshold keeps nothing: the fallback is flagged, not silent.
-    m = RefusalDirection(RefusalDirectionConfig(kl_threshold=1e-300))
-    iv = m.fit(lm, exs)
+    m = RefusalDirection(RefusalDirectionConfig())
+    iv = m.fit(lm, exs, selection=RefusalSelectionConfig(kl_threshold=1e-300))
     scores = m.selection.scores
     assert all(r["kl"] > 1e-300 for r in scores), "every ablation should move the harmless distribution a little"
     assert not any(r["kept"] for r in scores)
@@ -104,8 +105,8 @@ def test_kl_hand_computed():
     p = torch.tensor([[0.5, 0.5]], dtype=torch.float64).log()
     q = torch.tensor([[0.9, 0.1]], dtype=torch.float64).log()
     expected = 0.5 * math.log(0.5 / 0.9) + 0.5 * math.log(0.5 / 0.1)
-    assert math.isclose(_kl(p, q), expected, rel_tol=1e-9)
-    assert _kl(p, p) == 0.0
+    assert math.isclose(kl_row(p[0], q[0]), expected, rel_tol=1e-9)
+    assert kl_row(p[0], p[0]) == 0.0
 
 
 def test_fit_rejects_unlabelled_examples(planted):
@@ -123,11 +124,11 @@ def test_coarse_to_fine_screen_keeps_the_exact_criteria(planted):
     filters applied to full scores only."""
     lm, u = planted
     exs = planted_examples("train") + planted_examples("val")
-    exhaustive = RefusalDirection(RefusalDirectionConfig(screen_prompts=0))
-    exhaustive.fit(lm, exs)
+    exhaustive = RefusalDirection(RefusalDirectionConfig())
+    exhaustive.fit(lm, exs, selection=RefusalSelectionConfig(screen_prompts=0))
     assert not any("screen_refusal" in r for r in exhaustive.selection.scores)
-    screened = RefusalDirection(RefusalDirectionConfig(screen_prompts=2, screen_keep=1))
-    screened.fit(lm, exs)
+    screened = RefusalDirection(RefusalDirectionConfig())
+    screened.fit(lm, exs, selection=RefusalSelectionConfig(screen_prompts=2, screen_keep=1))
     rows = screened.selection.scores
     finalists = [r for r in rows if not r.get("screened_out")]
     assert len(finalists) == 1 and len(rows) == len(exhaustive.selection.scores)

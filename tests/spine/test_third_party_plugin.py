@@ -39,8 +39,9 @@ def test_third_party_plugin_lifecycle(installed_plugin, tmp_path):
     plugins = {p["name"]: p for p in json.loads(cli("plugins", "--json").stdout)}
     example = plugins["example"]
     assert example["distribution"] == "plurieval-example" and example["version"] == "0.3.1"
-    assert example["contributions"] == {"datasets": ["example-words"], "methods": ["example-guess"],
-                                        "metrics": ["example-exact-match"], "benchmarks": ["example-bench"]}
+    assert example["contributions"] == {"datasets": ["example-words"], "methods": ["example-guess", "example-random"],
+                                        "metrics": ["example-exact-match", "example-answer-words"],
+                                        "benchmarks": ["example-bench"]}
     assert "register_commands" in example["hooks"] and not example["errors"]
     assert "clasbench" in plugins and plugins["clasbench"]["distribution"] == "plurieval"
 
@@ -68,9 +69,47 @@ def test_third_party_plugin_lifecycle(installed_plugin, tmp_path):
 
     assert cli("example-hello", "--name", "tester").stdout.strip() == "hello tester from plurieval-example"
 
+    # Its steering method takes part in both steering benchmarks, and its metric in a CLaS-Bench
+    # run, through the public protocol alone (tiny random model: structure, not quality).
+    _steer_on_both_benchmarks(tmp_path)
+
     proc = pip("uninstall", "-y", "plurieval-example")
     assert proc.returncode == 0, proc.stderr
     plugins = {p["name"] for p in json.loads(cli("plugins", "--json").stdout)}
     assert "example" not in plugins
     proc = cli("run", "example-bench", "--output", str(tmp_path / "runs2"))
     assert proc.returncode == 2 and "unknown benchmark 'example-bench'" in proc.stderr
+
+
+def _steer_on_both_benchmarks(tmp_path):
+    from plurieval.models.testing import tiny_model
+
+    folder = tmp_path / "tiny"
+    lm = tiny_model("llama", seed=1)
+    lm.hf.save_pretrained(folder)
+    lm.tokenizer.save_pretrained(folder)
+    model = ["--model", f"hf:{folder}", "--set", "model.tokenizer_class=ByT5Tokenizer", "--limit", "2"]
+    out = tmp_path / "steer"
+    proc = cli("run", "clasbench", *model, "--method", "example-random", "--output", str(out), "--set",
+               "target_languages=de", "--set", "layers=[1,2]", "--set", "dev_limit=2", "--set", "max_new_tokens=3",
+               "--set", "method.alphas=[1.0]", "--set", "plots=false", "--set", "extra_metrics=[example-answer-words]")
+    assert proc.returncode == 0, proc.stderr
+    run_dir = next(out.glob("clasbench_example-random_*"))
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["per_language"]["de"]["layer"] in (1, 2) and "steering_score" in summary["metrics"]
+    rows = [json.loads(x) for x in (run_dir / "results.jsonl").read_text().splitlines()]
+    words = [len(r["prediction"].split()) for r in rows]
+    assert [r["scores"]["example-answer-words"] for r in rows] == words
+    assert summary["metrics"]["example-answer-words"] == pytest.approx(sum(words) / len(words))
+    assert all("ratio_to_question" in r["details"]["example-answer-words"] for r in rows)
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    assert manifest["components"]["method"]["package"] == "plurieval-example"
+    assert manifest["components"]["extra_metrics.0"]["package"] == "plurieval-example"
+
+    proc = cli("run", "polyrefuse", *model, "--method", "example-random", "--output", str(out), "--set",
+               "languages=en,de", "--set", "source=sample", "--set", "fit_prompts=4", "--set", "max_new_tokens=3",
+               "--set", "selection.prompts=2")
+    assert proc.returncode == 0, proc.stderr
+    summary = json.loads((next(out.glob("polyrefuse_example-random_*")) / "summary.json").read_text())
+    assert [len(row) for row in summary["compliance_matrix"]["after"]] == [2, 2]
+    assert set(summary["selected"]) == {"en", "de"} and all("layer" in v for v in summary["selected"].values())

@@ -29,7 +29,8 @@ def _examples():
 def test_fit_returns_an_intervention_that_changes_logits(lm, name, params):
     spec = get_host().get("method", name)
     assert spec.method_kind == "steering"
-    method = spec.create({"target_language": "de", "source_languages": ["en"], "layer": 1, **params})
+    layer = {} if name == "lape" else {"layer": 1}  # LAPE edits neurons of every layer
+    method = spec.create({"target_language": "de", "source_languages": ["en"], **layer, **params})
     iv = method.fit(lm, _examples())
     base = lm.next_token_logprobs(["Hello"], chat=False)
     steered = lm.next_token_logprobs(["Hello"], chat=False, intervention=iv)

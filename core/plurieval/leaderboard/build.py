@@ -113,3 +113,14 @@ def build_board(board_dir: str | Path, host: Any, *, skip_invalid: bool = False)
 
 def find_boards(root: str | Path = "leaderboards") -> list[Path]:
     return sorted(p.parent for p in Path(root).glob("*/board.yaml"))
+
+
+def write_boards_index(root: str | Path, boards: list[Board]) -> dict[str, Path]:
+    """``root/index.html`` linking every board, plus ``compare.html``/``compare.png`` comparing
+    methods across them (when any board has entries)."""
+    from plurieval.leaderboard.compare import compare_ranked
+    from plurieval.leaderboard.render import write_index
+
+    root = Path(root)
+    comparison = compare_ranked([b for b in boards if b.ranked]) if any(b.ranked for b in boards) else None
+    return write_index(root, boards, comparison)

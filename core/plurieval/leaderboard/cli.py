@@ -108,14 +108,22 @@ def build(
     if not targets:
         _fail("no boards found (give a board folder, or run from a folder with leaderboards/*/board.yaml)")
     host = _host()
+    built = []
     for target in targets:
         try:
             result = build_board(target, host, skip_invalid=skip_invalid)
         except PluriError as err:
             _fail(str(err), code=1)
+        built.append(result)
         for report in result.invalid:
             warning(f"{report.path.name}: {'; '.join(report.problems)}", label="skipped")
         console.print(safe(f"built {target}: {len(result.ranked)} entries → README.md, index.html"), highlight=False)
+    if not boards:  # every board: also the index page linking them and the comparison across them
+        from plurieval.leaderboard.build import write_boards_index
+
+        written = write_boards_index(Path("leaderboards"), built)
+        console.print(safe(f"built {', '.join(str(p) for p in written.values() if p.suffix == '.html')}"),
+                      highlight=False)
 
 
 @leaderboard_app.command()

@@ -136,6 +136,9 @@ def board_markdown(board: Board, plot_name: str | None = "scores.png") -> str:
         lines.append("| " + " | ".join(["–"] * len(header)) + " |")
     if plot_name and board.ranked:
         lines += ["", f"![{spec.ranking_metric} with {spec.bootstrap.confidence:.0%} CIs]({plot_name})"]
+    reproduce = board.directory / "reproduce.md"
+    if reproduce.is_file():  # how the committed entries were made (kept beside board.yaml)
+        lines += ["", reproduce.read_text(encoding="utf-8").strip()]
     lines += ["", "Submit: `plurieval leaderboard submit RUN_DIR --board leaderboards/"
               f"{spec.benchmark} --submitter NAME`, then open a pull request; CI runs "
               "`plurieval leaderboard validate` on the new entry.", ""]
@@ -149,7 +152,9 @@ def comparison_markdown(comparison: Comparison) -> str:
         cells = [label]
         for bench in comparison.benchmarks:
             cell = comparison.cells.get((label, bench))
-            cells.append(fmt_ci(cell) + (f" (#{comparison.ranks[(label, bench)]})" if cell else "") if cell else "–")
+            model = comparison.models.get((label, bench))
+            cells.append(fmt_ci(cell) + f" (#{comparison.ranks[(label, bench)]})" + (f" · {model}" if model else "")
+                         if cell else "–")
         lines.append("| " + " | ".join(_md_escape(c) for c in cells) + " |")
     return "\n".join(lines) + "\n"
 
@@ -264,7 +269,7 @@ def write_board(board: Board) -> dict[str, Path]:
     return {"readme": readme, "html": page, **({"plot": plot} if plot else {})}
 
 
-def comparison_html(comparison: Comparison, plot: Path | None) -> str:
+def comparison_html(comparison: Comparison, plot: Path | None, *, index_link: bool = False) -> str:
     head = "".join(f'<th data-type="{"text" if i == 0 else "num"}" scope="col">{_e(h)}</th>' for i, h in enumerate(
         ["Method · model", *[f"{b} ({comparison.metric_of[b]})" for b in comparison.benchmarks]]))
     body = []
@@ -272,11 +277,81 @@ def comparison_html(comparison: Comparison, plot: Path | None) -> str:
         cells = [f"<td>{_e(label)}</td>"]
         for bench in comparison.benchmarks:
             cell = comparison.cells.get((label, bench))
-            cells.append(_num_cell(cell.value if cell else None, _e(fmt_ci(cell)) if cell else "–"))
+            if cell is None:
+                cells.append(_num_cell(None, "–"))
+                continue
+            model = comparison.models.get((label, bench))
+            note = f"<div class=ci>#{_e(comparison.ranks[(label, bench)])}{' · ' + _e(model) if model else ''}</div>"
+            cells.append(_num_cell(cell.value, _e(fmt_ci(cell)) + note))
         body.append("<tr>" + "".join(cells) + "</tr>")
     img = f'<img class="plot" alt="comparison" src="{_data_uri(plot)}">' if plot else ""
     return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>plurieval comparison</title>'
             f"<style>{_CSS}</style></head><body><h1>Comparison across benchmarks</h1>"
+            '<p class="spec">Rows: methods (best entry per board; the model is named where it differs between '
+            'boards). Cells: each board\'s ranking metric with its 95% bootstrap interval and the rank on that board. '
+            'Scales differ between benchmarks.' + (' <a href="index.html">All boards</a>.' if index_link else "")
+            + "</p>"
             f'<table id="board"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>{img}'
             f"<script>{_JS}</script></body></html>\n")
 
+
+
+# --- the index of every board -------------------------------------------------------------------
+
+def index_html(boards: list[Board], comparison: Comparison | None, root: Path) -> str:
+    """``leaderboards/index.html``: every board (with its leader) linked, and the comparison
+    across benchmarks (inline table; the full page is ``compare.html``)."""
+    rows = []
+    for board in boards:
+        spec = board.spec
+        leader = next((r for r in board.ranked if r.rank == 1), None)
+        value = leader.entry.metrics[spec.ranking_metric] if leader else None
+        href = board.directory.resolve().relative_to(root.resolve()).as_posix() + "/index.html"
+        rows.append("<tr>"
+                    f'<td><a href="{_e(href)}">{_e(board.title)}</a></td>'
+                    f"<td>{_e(spec.benchmark)}</td><td>{_e(spec.spec_version)}</td>"
+                    + _num_cell(len(board.ranked), str(len(board.ranked)))
+                    + f"<td>{_e(spec.ranking_metric)}</td>"
+                    + (f"<td>{_e(leader.entry.label)}</td>" + _num_cell(value.value, _e(fmt_ci(value)))
+                       if leader and value is not None else "<td>–</td><td>–</td>")
+                    + "</tr>")
+    compare = ""
+    if comparison is not None:
+        page = comparison_html(comparison, None)
+        table = page[page.index('<table id="board">'):page.index("</table>") + len("</table>")]
+        table = table.replace('id="board"', 'id="comparison"', 1)
+        both = len(comparison.methods_on_every_board())
+        compare = (f'<h2 id="compare">Methods across benchmarks</h2><p class="spec">Each board\'s ranking metric, '
+                   f'best entry of a method per board, 95% bootstrap intervals; {both} method(s) appear on every '
+                   f'board. <a href="compare.html">Full comparison page with plot</a>.</p>{table}')
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>plurieval leaderboards</title><style>{_CSS}</style></head>
+<body>
+<h1>plurieval leaderboards</h1>
+<p class="spec">Every entry is validated by recomputing its numbers and intervals from its per-example results.
+Submit with <code>plurieval leaderboard submit RUN_DIR</code>.</p>
+<table id="boards"><thead><tr><th scope="col">Board</th><th scope="col">Benchmark</th><th scope="col">Spec</th>
+<th scope="col">Entries</th><th scope="col">Ranked by</th><th scope="col">Leader</th><th scope="col">Score</th></tr></thead>
+<tbody>
+{chr(10).join(rows)}
+</tbody></table>
+{compare}
+<footer>Generated by <code>plurieval leaderboard build</code>.</footer>
+</body></html>
+"""
+
+
+def write_index(root: Path, boards: list[Board], comparison: Comparison | None) -> dict[str, Path]:
+    """Write ``index.html`` (and, with a comparison, ``compare.html`` + ``compare.png``) in ``root``."""
+    out: dict[str, Path] = {}
+    if comparison is not None:
+        png = plot_comparison(comparison, root / "compare.png")
+        page = root / "compare.html"
+        page.write_text(comparison_html(comparison, png, index_link=True), encoding="utf-8")
+        out.update(compare=page, plot=png)
+    index = root / "index.html"
+    index.write_text(index_html(boards, comparison, root), encoding="utf-8")
+    out["index"] = index
+    return out

@@ -120,6 +120,11 @@ class LanguageModel:
         return len(self._layers)
 
     @property
+    def decoder_layers(self) -> list[torch.nn.Module]:
+        """The decoder layers, in order (``blocks.{i}`` hook points live in layer i)."""
+        return list(self._layers)
+
+    @property
     def hidden_size(self) -> int:
         return int(self.hf.config.hidden_size)
 

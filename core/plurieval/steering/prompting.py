@@ -1,12 +1,15 @@
 """The prompting baseline as an "intervention": it rewrites prompts instead of hooking the
-model. A benchmark that meets a ``PromptRewrite`` applies ``rewrite`` to its prompts and
-generates *without* hooks, so prompting goes through the same protocol (and the same cache
-keys, via the rewritten prompt text) as every hook-based method."""
+model. ``PromptRewrite`` is a ``plurieval.components.PromptIntervention``: generation
+(``RunContext.generate_rows``) applies ``rewrite`` to the prompts and runs *without* hooks, so
+prompting goes through the same protocol (and the same cache keys, via the rewritten prompt
+text) as every hook-based method."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+
+from plurieval.components import PromptIntervention
 
 LANGUAGE_NAMES = {
     "af": "Afrikaans", "ar": "Arabic", "bg": "Bulgarian", "bn": "Bengali", "ca": "Catalan", "cs": "Czech",
@@ -25,7 +28,7 @@ def language_name(code: str) -> str:
 
 
 @dataclass(frozen=True)
-class PromptRewrite:
+class PromptRewrite(PromptIntervention):
     """``template`` gets ``{prompt}`` and ``{language}`` (the target language's English name)."""
 
     template: str

@@ -56,8 +56,8 @@ def calibrate(host: Any, *, max_bias: float = 5.0) -> dict[str, Any]:
     lid = resources.get("language_identifier")
     detected = lid.detect(outputs)
     relevance = host.get("metric", "relevance").create({"mode": "embedding", "degenerate_check": False})
-    relevance.score_examples(outputs, [{"question": r.question} for r in rows], MetricContext(resources=resources))
-    sims = np.array(relevance.similarities)
+    scored = relevance.score(outputs, [{"question": r.question} for r in rows], MetricContext(resources=resources))
+    sims = np.array([d["similarity"] for d in scored.details])
     empty = np.array([not o.strip() for o in outputs])
     results = []
     names = list(DETECTOR_GRID)

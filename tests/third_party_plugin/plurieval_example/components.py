@@ -39,4 +39,3 @@ class WordsBenchmark(Benchmark):
             metrics[spec.name] = result.score
             ctx.log_metric(spec.name, result.score)
         return {"metrics": metrics}
-

@@ -2,7 +2,7 @@
 
 from pydantic import BaseModel, ConfigDict
 
-from plurieval.api import BenchmarkSpec, DatasetSpec, MethodSpec, MetricSpec, hookimpl
+from plurieval.api import BenchmarkSpec, DatasetSpec, DirectionConfig, MethodSpec, MetricSpec, NoConfig, hookimpl
 
 
 class WordsConfig(BaseModel):
@@ -13,6 +13,10 @@ class WordsConfig(BaseModel):
 class GuessConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
     guess: str = "noun"
+
+
+class RandomDirectionConfig(DirectionConfig):
+    seed: int = 0
 
 
 class MatchConfig(BaseModel):
@@ -30,12 +34,17 @@ def register_datasets(register):
 def register_methods(register):
     register(MethodSpec(name="example-guess", factory="plurieval_example.components:Guess", config=GuessConfig,
                         method_kind="explanation", description="Always answers the same label"))
+    register(MethodSpec(name="example-random", factory="plurieval_example.steering:RandomDirection",
+                        config=RandomDirectionConfig, method_kind="steering",
+                        description="Baseline: a seeded random unit direction per layer, signed towards the positive group"))
 
 
 @hookimpl
 def register_metrics(register):
     register(MetricSpec(name="example-exact-match", factory="plurieval_example.components:ExactMatch",
                         config=MatchConfig, description="1 if prediction == reference"))
+    register(MetricSpec(name="example-answer-words", factory="plurieval_example.steering:AnswerWords",
+                        config=NoConfig, higher_is_better=False, description="Words per answer"))
 
 
 @hookimpl

@@ -1,0 +1,550 @@
+"""The steering loop, owned by core: every steering benchmark runs through it.
+
+A :class:`plurieval.components.SteeringBenchmark` declares a plan (the task a method sees, the
+units, the unsteered baselines), a selection rule and the test conditions; a
+:class:`plurieval.components.SteeringMethod` says what it needs and which candidates its grid
+yields. The loop does the rest, in this order:
+
+1. **plan**: ``benchmark.plan(ctx)``; the method may decline with its own reason
+   (``method.unsupported(task)``), before anything is computed;
+2. **extract once**: exactly what ``method.needs(task)`` asks for, one forward pass per fit
+   prompt, stored (``OUTPUT/activations/<key>.safetensors``) and shared by later runs;
+3. **baselines**: the plan's unsteered conditions, generated and scored once;
+4. **units**, each independent (a target language, a direction language): fit
+   (``method.prepare``) → ``method.candidates`` → the benchmark's ``select`` (its selection
+   prompts go through ``ctx.generate_rows`` / ``ctx.next_token_scores`` in one call) → the
+   chosen candidate's test ``conditions`` → generate (one ``generate_rows`` call) → score with
+   the run's metrics → a :class:`UnitResult`; then **merge**: rows recorded, the choice and the
+   chosen intervention saved. A unit's result depends only on the config and seed, so units
+   can run elsewhere and be merged;
+5. **side effects** (``RunConfig.side_effects``): each chosen intervention on another
+   benchmark's probe prompts, against no intervention, with paired bootstrap intervals;
+6. **summary**: ``benchmark.summarize(outcome, ctx)``.
+
+Resume: rows already in a results file are neither generated nor scored again; a unit whose
+choice was saved (``units/<unit>.json``) skips its selection.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from plurieval.components import (
+    Candidate,
+    Condition,
+    Contrast,
+    Example,
+    MetricOutput,
+    NotApplicable,
+    Reading,
+    Selection,
+    SteeringBenchmark,
+    SteeringMethod,
+    SteeringPlan,
+    SteeringTask,
+    SteeringUnit,
+)
+from plurieval.errors import PluriError
+from plurieval.hashing import content_hash
+
+_ACTIVATION_MEMO: dict[str, list[Any]] = {}  # within one process: prompts/model/reading key → sets
+
+
+@dataclass
+class NamedMetric:
+    name: str  # unique within the run ("relevance", "relevance#2")
+    spec: Any
+    metric: Any
+
+
+@dataclass
+class UnitResult:
+    """What one unit produced, before it is merged into the run's records."""
+
+    unit: SteeringUnit
+    candidates: list[Candidate]
+    chosen: Candidate
+    selection: Selection
+    conditions: list[Condition]
+    rows: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # condition → new rows
+    resumed_choice: bool = False
+
+
+@dataclass
+class SteeringOutcome:
+    """Everything a benchmark's ``summarize`` needs: the plan, each unit's result, every row of
+    every condition (recorded this run or earlier) in plan order, the activation set, and how
+    much model work was done."""
+
+    plan: SteeringPlan
+    method_name: str
+    metrics: list[NamedMetric]
+    units: dict[str, UnitResult]
+    rows: dict[str, list[dict[str, Any]]]
+    acts: Any
+    extraction: dict[str, Any]
+    generated: int
+    seed: int
+    side_effects: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def metric_names(self) -> list[str]:
+        return [m.name for m in self.metrics]
+
+    def metric(self, name: str) -> Any:
+        return next(m.metric for m in self.metrics if m.name == name)
+
+    def higher_is_better(self) -> dict[str, bool]:
+        return {m.name: bool(m.spec.higher_is_better) for m in self.metrics}
+
+    def rows_of(self, condition: str, **where: Any) -> list[dict[str, Any]]:
+        """Rows of one condition whose metadata matches ``where``."""
+        return [r for r in self.rows.get(condition, [])
+                if all(r.get("metadata", {}).get(k) == v for k, v in where.items())]
+
+    def value(self, rows: Sequence[dict[str, Any]], name: str) -> float:
+        """The metric's own aggregate over ``rows`` (NaN when there are none)."""
+        if not rows:
+            return float("nan")
+        return float(self.metric(name).aggregate([r["scores"][name] for r in rows]))
+
+    def aggregate(self, rows: Sequence[dict[str, Any]], name: str) -> dict[str, Any]:
+        """Value and percentile bootstrap interval (run seed) of a metric over ``rows``."""
+        from plurieval.stats import with_ci
+
+        values = [r["scores"][name] for r in rows]
+        if not values:
+            return {"value": None, "ci_low": None, "ci_high": None, "n": 0}
+        stats = with_ci(values, self.metric(name).aggregate, seed=self.seed)
+        return {k: (json_float(v) if k != "n" else v) for k, v in stats.items()}
+
+
+def json_float(v: Any) -> float | None:
+    """NaN/inf → None: JSON has no NaN, and an undefined aggregate should read as missing."""
+    v = float(v)
+    return v if math.isfinite(v) else None
+
+
+def run_steering(ctx: Any, benchmark: SteeringBenchmark) -> dict[str, Any]:
+    """Run ``benchmark``'s protocol with the run's method; returns the summary body."""
+    loop = SteeringLoop(ctx, benchmark)
+    outcome = loop.run()
+    body = benchmark.summarize(outcome, ctx)
+    if outcome.side_effects:
+        body["side_effects"] = outcome.side_effects
+    return body
+
+
+class SteeringLoop:
+    def __init__(self, ctx: Any, benchmark: SteeringBenchmark):
+        self.ctx = ctx
+        self.benchmark = benchmark
+        self.bench_name = ctx.components.benchmark_spec.name
+        method = ctx.components.method
+        self.method_name = ctx.components.method_name or "(none)"
+        if method is None:
+            raise PluriError(f"{self.bench_name} evaluates a steering method; pass --method NAME")
+        if not isinstance(method, SteeringMethod):
+            raise PluriError(f"{self.bench_name}: method {self.method_name!r} is a {type(method).__name__}, not a "
+                             "SteeringMethod (plurieval.api.SteeringMethod); it cannot take part in a steering benchmark")
+        self.method: SteeringMethod = method
+        self.plan = benchmark.plan(ctx)
+        reason = method.unsupported(self.plan.task)
+        if reason:
+            raise NotApplicable(f"method {self.method_name!r} does not run on {self.bench_name}: {reason}")
+        self.metrics = named_metrics(ctx.components.metrics(self.plan.metrics, self.plan.metric_params))
+        self.stage = ""
+        ctx.inference.report = self.report
+        if not self.metrics:
+            raise PluriError(f"{self.bench_name}: no metrics to score with (RunConfig.metrics is empty)")
+
+    # --- the one place progress is reported -----------------------------------------------------
+
+    def progress(self, stage: str, items: Iterable[Any], total: int) -> Iterable[Any]:
+        """Every stage of the loop reports here: iterated stages (extraction chunks, units) and,
+        through ``report``, each row-wise model call (selection, test conditions)."""
+        return self.ctx.progress(items, total=total, desc=f"{self.bench_name} {self.method_name}: {stage}")
+
+    def report(self, what: str, rows: int) -> None:
+        """One line per row-wise model call (a whole grid or a unit's test rows at once), so a
+        long run shows where it is; silenced with PLURIEVAL_NO_PROGRESS=1."""
+        import os
+        import sys
+
+        if os.environ.get("PLURIEVAL_NO_PROGRESS"):
+            return
+        stage = f"{self.stage}: " if self.stage else ""
+        print(f"{self.bench_name} {self.method_name}: {stage}{what} {rows} rows", file=sys.stderr, flush=True)
+
+    # --- the loop -------------------------------------------------------------------------------
+
+    def run(self) -> SteeringOutcome:
+        plan, ctx = self.plan, self.ctx
+        acts, extraction = self.extract()
+        self.stage = "baseline"
+        baseline = self.test(plan.baseline, unit=None) if plan.baseline else {}
+        self.merge_rows(baseline)
+        results: dict[str, UnitResult] = {}
+        for unit in self.progress("units", plan.units, len(plan.units)):
+            result = self.run_unit(unit, acts)
+            self.merge(result)
+            results[unit.name] = result
+        self.stage = "side effects"
+        side = self.side_effects(results)
+        self.stage = ""
+        ctx.inference.report = None
+        conditions = list(plan.baseline) + [c for r in results.values() for c in r.conditions]
+        rows: dict[str, list[dict[str, Any]]] = {}
+        for cond in conditions:
+            f = self.file(cond.name)
+            rows.setdefault(cond.name, []).extend(f.get(k) for k in cond.keys)
+        return SteeringOutcome(plan=plan, method_name=self.method_name, metrics=self.metrics, units=results,
+                               rows=rows, acts=acts, extraction=extraction, generated=ctx.inference.rows_generated,
+                               seed=ctx.config.seed, side_effects=side)
+
+    def run_unit(self, unit: SteeringUnit, acts: Any) -> UnitResult:
+        """Fit, select and test one unit; writes nothing (``merge`` records the result)."""
+        plan, ctx = self.plan, self.ctx
+        state = self.method.prepare(acts, unit.contrast, plan.task)
+        candidates = self.method.candidates(state, acts, unit.contrast, plan.task)
+        if not candidates:
+            raise PluriError(f"method {self.method_name!r} yielded no candidates for {unit.name!r}")
+        selection, resumed = self.saved_selection(unit, candidates), True
+        if selection is None:
+            resumed = False
+            self.stage = f"{unit.name} selection ({len(candidates)} candidates)"
+            with ctx.records.child_run(f"{plan.unit_label}={unit.name}"):
+                selection = self.benchmark.select(unit, candidates, plan, ctx)
+            if not 0 <= selection.index < len(candidates):
+                raise PluriError(f"{self.bench_name}: selection chose candidate {selection.index} of {len(candidates)}")
+        chosen = candidates[selection.index]
+        conditions = self.benchmark.conditions(unit, chosen, plan, ctx)
+        self.stage = f"{unit.name} test"
+        return UnitResult(unit, candidates, chosen, selection, conditions, self.test(conditions, unit),
+                          resumed_choice=resumed)
+
+    def merge(self, result: UnitResult) -> None:
+        """Record a unit's rows, its choice (``units/<unit>.json``) and its chosen intervention."""
+        ctx = self.ctx
+        if not result.resumed_choice:
+            ctx.records.write_json(f"units/{result.unit.name}.json",
+                                   {"unit": result.unit.name, "index": result.selection.index,
+                                    "settings": result.chosen.settings, "card": result.selection.card,
+                                    "table": result.selection.table}, kind="table")
+        self.save_intervention(result)
+        self.merge_rows(result.rows)
+
+    def merge_rows(self, rows: Mapping[str, list[dict[str, Any]]]) -> None:
+        for condition, new in rows.items():
+            for row in new:
+                key = row.pop("key")
+                if condition == self.plan.headline:
+                    self.ctx.records.record(key, row)
+                else:
+                    self.file(condition).record(key, row)
+
+    def file(self, condition: str) -> Any:
+        records = self.ctx.records
+        return records.results if condition == self.plan.headline else records.condition(condition)
+
+    def saved_selection(self, unit: SteeringUnit, candidates: list[Candidate]) -> Selection | None:
+        path = self.ctx.run_dir / "units" / f"{unit.name}.json"
+        if not path.is_file():
+            return None
+        try:
+            saved = json.loads(path.read_text(encoding="utf-8"))
+            index = int(saved["index"])
+            if 0 <= index < len(candidates) and candidates[index].settings == saved["settings"]:
+                return Selection(index, list(saved.get("table") or []), dict(saved.get("card") or {}))
+        except (ValueError, KeyError, TypeError):
+            pass
+        return None  # a choice that no longer matches the grid is made again
+
+    def save_intervention(self, result: UnitResult) -> None:
+        """The chosen setting as an artifact a user can re-apply (safetensors + card: method,
+        settings, model, fit-data hash), hashed in the manifest. Prompt rewrites are not saved."""
+        from plurieval.models.interventions import Intervention
+
+        iv = result.chosen.intervention
+        if not isinstance(iv, Intervention):
+            return
+        ctx, plan, unit = self.ctx, self.plan, result.unit
+        folder = ctx.records.artifact_path(plan.artifact.format(unit=unit.name))
+        contrast = unit.contrast
+        data = {g: list(plan.task.groups[g]) for g in (*contrast.positive, *contrast.negative)}
+        description = ctx.inference.model_description()
+        iv.save(folder, card={"benchmark": self.bench_name, "method": self.method_name, "unit": unit.name,
+                              **unit.metadata, **result.chosen.settings, **result.selection.card,
+                              "model": description.get("id"), "model_weights_hash": description.get("weights_hash"),
+                              "data_hash": content_hash(data)})
+        ctx.provenance.add_intervention(plan.artifact_name.format(unit=unit.name), folder)
+
+    # --- extraction -------------------------------------------------------------------------------
+
+    def extract(self) -> tuple[Any, dict[str, Any]]:
+        """The activation set the method asked for, extracted once, or reused from an earlier
+        set of the same prompts, model and reading that holds at least what is asked (this
+        process's memory, else the run's activation store)."""
+        from pathlib import Path
+
+        from plurieval.cache import model_identity
+        from plurieval.steering.activations import FORMAT, ActivationSet, collect_activations, covers
+
+        ctx, task = self.ctx, self.plan.task
+        minimum = sum(len(v) for v in task.groups.values())
+        request = self.method.needs(task)
+        if request.empty:
+            return None, {"this_run": 0, "minimum": minimum, "reused": False, "requested": []}
+        layers = sorted(set(request.layers or task.layers))
+        requested = [k for k in ("features", "tokens", "lape") if getattr(request, k)] + (
+            [f"positions{list(request.positions)}"] if request.positions else [])
+        model = ctx.inference.model
+        base = content_hash({"model": model_identity(ctx.inference.model_description()),
+                             "groups": {g: list(v) for g, v in sorted(task.groups.items())},
+                             "reading": {"chat": task.reading.chat, "position": task.reading.position},
+                             "max_tokens": task.max_tokens_per_group, "seed": task.seed,
+                             "format": FORMAT}).split(":")[-1][:24]
+        key = content_hash({"base": base, "layers": layers, "features": request.features, "tokens": request.tokens,
+                            "positions": list(request.positions), "lape": request.lape}).split(":")[-1][:16]
+        info = {"minimum": minimum, "key": f"{base}/{key}", "requested": requested}
+        for found in _ACTIVATION_MEMO.get(base, []):
+            if covers(found, request, layers):
+                return found, {"this_run": 0, "reused": "memory", **info}
+        store = (Path(self.plan.activation_store) if self.plan.activation_store
+                 else Path(ctx.config.output_dir) / "activations") / base
+        for card in sorted(store.glob("*.json")):
+            path = card.with_suffix(".safetensors")
+            try:
+                acts = ActivationSet.load(path)
+            except (ValueError, KeyError, OSError) as err:  # a damaged store is recomputed, never trusted
+                import logging
+
+                logging.getLogger("plurieval").warning("activation store %s unreadable (%s); skipped", path, err)
+                continue
+            if covers(acts, request, layers):
+                _ACTIVATION_MEMO.setdefault(base, []).append(acts)
+                return acts, {"this_run": 0, "reused": "store", **info}
+        bs, chat = ctx.config.batch_size, task.reading.chat
+
+        def extract(batch: list[str], points: list[str]) -> dict[str, Any]:
+            # Straight to the model: per-prompt caching of token-level activations would be
+            # gigabytes; the reduced set is stored below instead.
+            return model.extract(batch, points, reduce="all", chat=chat, batch_size=bs)
+
+        acts = collect_activations(
+            extract, task.groups, layers, features=request.features, position=task.reading.position,
+            positions=request.positions, tokens=request.tokens, lape=request.lape, num_model_layers=task.num_layers,
+            max_tokens_per_group=task.max_tokens_per_group, chunk_size=16, seed=task.seed,
+            progress=lambda it, n, d: self.progress(d, it, n))
+        path = store / f"{key}.safetensors"
+        acts.save(path, card={"model": ctx.inference.model_description().get("id"), "layers": layers,
+                              "requested": requested})
+        ctx.records.artifact_written(path, "activations")
+        _ACTIVATION_MEMO.setdefault(base, []).append(acts)
+        return acts, {"this_run": acts.forward_passes, "reused": False, **info}
+
+    # --- test conditions ----------------------------------------------------------------------------
+
+    def test(self, conditions: Sequence[Condition], unit: SteeringUnit | None,
+             settings: Mapping[str, Any] | None = None) -> dict[str, list[dict[str, Any]]]:
+        """Generate (one ``generate_rows`` call) and score the rows of ``conditions`` that are not
+        recorded yet; returns the new rows per condition (each with its ``key``)."""
+        todo = [(c, i) for c in conditions for i, k in enumerate(c.keys) if not self.file(c.name).done(k)]
+        if not todo:
+            return {}
+        gens = self.ctx.inference.generate_rows([c.examples[i].input for c, i in todo],
+                                                [c.intervention for c, i in todo],
+                                                **dict(settings if settings is not None else self.plan.settings))
+        out: dict[str, list[dict[str, Any]]] = {}
+        for cond in conditions:
+            idx = [j for j, (c, _) in enumerate(todo) if c is cond]
+            if not idx:
+                continue
+            examples = [cond.examples[todo[j][1]] for j in idx]
+            texts = [gens[j].text for j in idx]
+            scored = score_rows(self.ctx, self.metrics, examples, texts, cond.intervention)
+            rows = []
+            for j, ex, text, (scores, details) in zip(idx, examples, texts, scored, strict=True):
+                row = {"key": cond.keys[todo[j][1]], "example_id": ex.id, "prediction": text, "reference": ex.target,
+                       "metadata": {"method": self.method_name, "condition": cond.name,
+                                    **(unit.metadata if unit else {}), **cond.metadata, **ex.metadata,
+                                    **cond.settings},
+                       "scores": scores}
+                if details:
+                    row["details"] = details
+                rows.append(row)
+            out[cond.name] = out.get(cond.name, []) + rows
+        return out
+
+    # --- side effects -------------------------------------------------------------------------------
+
+    def side_effects(self, results: Mapping[str, UnitResult]) -> dict[str, Any]:
+        """Each unit's chosen intervention on other benchmarks' probe prompts vs no intervention:
+        per metric the steered and unsteered aggregate and a paired bootstrap interval of their
+        difference (the same resampled prompts for both)."""
+        ctx = self.ctx
+        out: dict[str, Any] = {}
+        for i, _ in enumerate(ctx.config.side_effects or []):
+            spec, cfg = ctx.components[f"side_effects.{i}"]
+            other = spec.create(cfg)
+            if not isinstance(other, SteeringBenchmark):
+                raise PluriError(f"side_effects.{i}: {spec.name!r} is not a steering benchmark")
+            probe = other.probe(ctx)
+            metrics = named_metrics([(s, s.create(s.make_config({}))) for s in (ctx.host.get("metric", n)
+                                                                              for n in probe.metrics)])
+            name = f"side-{spec.name}"
+            base = Condition(f"{name}-baseline", probe.examples, [e.id for e in probe.examples])
+            steered = [Condition(name, probe.examples, [f"{u}|{e.id}" for e in probe.examples],
+                                 intervention=r.chosen.intervention, settings=r.chosen.settings,
+                                 metadata={"unit": u, **r.unit.metadata}) for u, r in results.items()]
+            saved, self.metrics = self.metrics, metrics
+            try:
+                for cond in [base, *steered]:
+                    self.merge_rows(self.test([cond], None, probe.settings))
+            finally:
+                self.metrics = saved
+            base_rows = {r["example_id"]: r for r in (self.file(base.name).get(k) for k in base.keys)}
+            report: dict[str, Any] = {"benchmark": spec.name, "examples": len(probe.examples), "units": {}}
+            for cond in steered:
+                rows = [self.file(name).get(k) for k in cond.keys]
+                unit = cond.metadata["unit"]
+                report["units"][unit] = {m.name: paired_difference(
+                    [r["scores"][m.name] for r in rows], [base_rows[r["example_id"]]["scores"][m.name] for r in rows],
+                    m.metric.aggregate, seed=ctx.config.seed) for m in metrics}
+            out[spec.name] = report
+        return out
+
+
+def paired_difference(steered: Sequence[Any], unsteered: Sequence[Any], aggregate: Callable[[Sequence[Any]], float],
+                      *, seed: int = 0) -> dict[str, Any]:
+    """Aggregates of both and the percentile bootstrap interval of steered − unsteered,
+    resampling the same examples for both."""
+    from plurieval.stats import bootstrap_ci
+
+    pairs = list(zip(steered, unsteered, strict=True))
+
+    def diff(sample: Sequence[tuple[Any, Any]]) -> float:
+        return float(aggregate([a for a, _ in sample])) - float(aggregate([b for _, b in sample]))
+
+    low, high = bootstrap_ci(pairs, diff, seed=seed)
+    return {"steered": json_float(aggregate(list(steered))), "unsteered": json_float(aggregate(list(unsteered))),
+            "difference": json_float(diff(pairs)) if pairs else None, "ci_low": json_float(low),
+            "ci_high": json_float(high), "n": len(pairs)}
+
+
+def named_metrics(pairs: Sequence[tuple[Any, Any]]) -> list[NamedMetric]:
+    """(spec, metric) pairs with unique names: a metric listed twice becomes ``name#2``."""
+    seen: dict[str, int] = {}
+    out = []
+    for spec, metric in pairs:
+        name = spec.name if spec.name not in seen else f"{spec.name}#{seen[spec.name] + 1}"
+        seen[spec.name] = seen.get(spec.name, 0) + 1
+        out.append(NamedMetric(name, spec, metric))
+    return out
+
+
+def score_rows(ctx: Any, metrics: Sequence[NamedMetric], examples: Sequence[Example], texts: Sequence[str],
+               intervention: Any = None) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """Score generated ``texts`` of ``examples`` with every metric: per row (scores, details).
+    Each metric sees the examples, the intervention the texts were generated under and the
+    metrics scored before it (``MetricContext.computed``)."""
+    scores: list[dict[str, Any]] = [{} for _ in texts]
+    details: list[dict[str, Any]] = [{} for _ in texts]
+    computed: dict[str, tuple[Any, list[Any]]] = {}
+    refs = [e.target for e in examples]
+    for m in metrics:
+        context = ctx.metric_context(m.spec, intervention=intervention, examples=list(examples), computed=computed)
+        out = m.metric.score(list(texts), refs, context)
+        if not isinstance(out, MetricOutput) or len(out.values) != len(texts):
+            got = len(out.values) if isinstance(out, MetricOutput) else type(out).__name__
+            raise PluriError(f"metric {m.name!r} ({m.spec.package}) returned {got} for {len(texts)} examples; "
+                             "Metric.score must return a MetricOutput with one value per example")
+        computed[m.spec.name] = (getattr(m.metric, "config", None), list(out.values))
+        for i, (v, d) in enumerate(zip(out.values, out.details, strict=True)):
+            scores[i][m.name] = _json_value(v)
+            if d:
+                details[i][m.name] = d
+    return list(zip(scores, details, strict=True))
+
+
+def _json_value(v: Any) -> Any:
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    if hasattr(v, "item") and not isinstance(v, (list, dict)):
+        return v.item()
+    return v
+
+
+# --- a method on its own ---------------------------------------------------------------------------
+
+def fit_candidates(method: SteeringMethod, model: Any, groups: Mapping[str, Sequence[str]], contrast: Contrast, *,
+                   kind: str = "language", application: str = "add", reading: Reading | None = None,
+                   layers: Sequence[int] | None = None, extract: Callable[..., dict[str, Any]] | None = None,
+                   seed: int = 0) -> list[Candidate]:
+    """Fit ``method`` on ``contrast`` outside a benchmark and return its whole grid, exactly as
+    the loop would: ``groups`` label → prompts; ``layers`` default to the middle layer;
+    ``extract`` defaults to ``model.extract``."""
+    from plurieval.steering.activations import collect_activations
+
+    reading = reading or Reading()
+    task = SteeringTask(benchmark="standalone", kind=kind, application=application,  # type: ignore[arg-type]
+                        reading=reading, layers=tuple(layers or [model.num_layers // 2]), num_layers=model.num_layers,
+                        groups={g: list(v) for g, v in groups.items()},
+                        suffix_positions=post_instruction_positions(model, reading.chat), seed=seed)
+    reason = method.unsupported(task)
+    if reason:
+        raise NotApplicable(f"{type(method).__name__}: {reason}")
+    request = method.needs(task)
+    acts = None
+    if not request.empty:
+        fn = extract or model.extract
+
+        def run(batch: list[str], points: list[str]) -> dict[str, Any]:
+            return fn(batch, points, reduce="all", chat=reading.chat)
+
+        acts = collect_activations(run, task.groups, sorted(set(request.layers or task.layers)),
+                                   features=request.features, position=reading.position,
+                                   positions=request.positions, tokens=request.tokens, lape=request.lape,
+                                   num_model_layers=model.num_layers, seed=seed)
+    candidates = method.candidates(method.prepare(acts, contrast, task), acts, contrast, task)
+    if not candidates:
+        raise PluriError(f"{type(method).__name__} yielded no candidates")
+    return candidates
+
+
+def fit_standalone(method: SteeringMethod, model: Any, groups: Mapping[str, Sequence[str]], contrast: Contrast, *,
+                   settings: Mapping[str, Any] | None = None, **kw: Any) -> Candidate:
+    """The candidate of ``fit_candidates(...)`` whose settings include ``settings`` (the first
+    one when none are given): a method fitted on its own, by the loop's code path."""
+    candidates = fit_candidates(method, model, groups, contrast, **kw)
+    wanted = dict(settings or {})
+    for cand in candidates:
+        if all(cand.settings.get(k) == v for k, v in wanted.items()):
+            return cand
+    raise PluriError(f"{type(method).__name__}: no candidate with settings {wanted} "
+                     f"(have {[c.settings for c in candidates][:6]}...)")
+
+
+_SENTINEL = "\u2063PLURIEVAL\u2063"
+
+
+def post_instruction_positions(model: Any, chat: bool = True) -> int:
+    """How many tokens the chat template puts after the user's text (at least 1: without a
+    template the last prompt token is the only "post-instruction" position)."""
+    if not chat:
+        return 1
+    text = model.format_prompt(_SENTINEL)
+    _, sep, suffix = text.partition(_SENTINEL)
+    if not sep or not suffix:
+        return 1
+    return max(1, len(model.tokenizer(suffix, add_special_tokens=False)["input_ids"]))
+
+
+__all__ = ["NamedMetric", "SteeringLoop", "SteeringOutcome", "UnitResult", "fit_candidates", "fit_standalone",
+           "json_float",
+           "named_metrics", "paired_difference", "post_instruction_positions", "run_steering",
+           "score_rows"]
