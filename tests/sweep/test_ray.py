@@ -131,27 +131,120 @@ def _slow_config(output: Path, alphas: str = "[0,4]", **executor):
                                          tracking={"enabled": False}, executor=executor))
 
 
-def test_a_local_process_pool_resumes_the_run_of_a_killed_worker(tiny_host, local_reference, tmp_path):
-    from plurieval.sweep.executors import LocalExecutor
-
-    # one run (the steered one): the pool starts one process for it, and one more after the kill
-    result: dict = {}
-    executor = LocalExecutor(workers=2, host=tiny_host, max_retries=2)
-    thread = threading.Thread(target=lambda: result.update(outcome=run_sweep(
-        _slow_config(tmp_path / "runs", alphas="[4]", workers=2), tiny_host, quiet=True, executor=executor)))
-    thread.start()
-    try:
-        victim = _kill_a_running_worker(tmp_path / "runs")
-        thread.join(timeout=240)
-    finally:
-        executor.close()
-    assert not thread.is_alive()
-    _check_resumed(result["outcome"], victim, local_reference)
-
-
 def test_gpu_requests_on_a_cluster_without_gpus_stop_before_anything_runs(ray_cluster):
     from plurieval.errors import PluriError
 
     with pytest.raises(PluriError, match=r"each run asks for 1(\.0)? GPU but the Ray cluster has none"):
         RayExecutor(resources=Resources(cpus=1, gpus=1))
     assert RayExecutor(resources=Resources(cpus=1)).slots == 2  # 2 CPUs, 1 per run
+
+
+# --- a steering run split into its units -------------------------------------------------------
+# CLaS-Bench through core's steering loop on a tiny random model: a baseline and two units
+# (target languages de, fr), each selecting among 4 candidates (2 layers × 2 strengths) on its dev
+# prompts. byte-diversity (the test plugin's metric) varies with the generated text, so the
+# merged metrics below are not trivially equal.
+
+def _steer_config(output: Path, model: Path, **executor):
+    return build_sweep_config(sweep_data(
+        benchmark="clasbench", methods="diffmean", limit=2, output=output, tracking={"enabled": False},
+        set_=[f"model.name=hf:{model}", 'model.params={"tokenizer_class":"ByT5Tokenizer"}',
+              "target_languages=de,fr", "layers=[1,2]", "dev_limit=2", "max_new_tokens=3", "plots=false",
+              "method.alphas=[2.0,4.0]", "extra_metrics=[byte-diversity]"],
+        executor=executor))
+
+
+@pytest.fixture(scope="module")
+def steer_host(tiny_host):
+    import tinybench.plugin
+
+    from plurieval.host import PluginHost
+
+    h = PluginHost()  # every installed plugin: CLaS-Bench, the steering methods, its metrics
+    h.add_plugin(tinybench.plugin, name="tinybench", distribution="plurieval-tinybench", version="0.1.0")
+    return h
+
+
+@pytest.fixture(scope="module")
+def tiny_folder(tmp_path_factory):
+    from plurieval.models.testing import tiny_model
+
+    folder = tmp_path_factory.mktemp("tiny-model")
+    lm = tiny_model("llama", seed=2)
+    lm.hf.save_pretrained(folder)
+    lm.tokenizer.save_pretrained(folder)
+    return folder
+
+
+def _run_files(run_dir: Path) -> dict[str, bytes]:
+    """What a merged run must reproduce: its records, unit choices and saved interventions."""
+    keep = ("results.jsonl", "conditions/", "units/", "artifacts/")
+    return {p.relative_to(run_dir).as_posix(): p.read_bytes() for p in sorted(run_dir.rglob("*"))
+            if p.is_file() and p.relative_to(run_dir).as_posix().startswith(keep)}
+
+
+@pytest.fixture(scope="module")
+def whole_steering_run(steer_host, tiny_folder, tmp_path_factory):
+    out = tmp_path_factory.mktemp("whole")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("PLURIEVAL_CACHE_DIR", str(out / "cache"))
+        outcome = run_sweep(_steer_config(out / "runs", tiny_folder), steer_host, quiet=True)  # 1 slot: not split
+    (record,) = outcome.records
+    assert record.status == "complete" and record.parts is None, record.error
+    summary = json.loads((record.run_dir / "summary.json").read_text())
+    assert 0 < summary["metrics"]["byte-diversity"] < 1 and set(summary["per_language"]) == {"de", "fr"}
+    return json.dumps(summary["metrics"]), _run_files(record.run_dir)
+
+
+def _check_merged(outcome, whole) -> None:
+    (record,) = outcome.records
+    assert record.status == "complete", record.error
+    assert record.parts == {"baseline": "complete", "de": "complete", "fr": "complete"}
+    summary = json.loads((record.run_dir / "summary.json").read_text())
+    assert json.dumps(summary["metrics"]) == whole[0]  # byte for byte
+    files = _run_files(record.run_dir)
+    assert sorted(files) == sorted(whole[1])
+    assert files == whole[1]  # the same rows in the same order, the same choices and interventions
+    assert not (record.run_dir.parent / ".plurieval-parts").exists()  # the parts are merged and gone
+    row = json.loads((outcome.directory / "sweep.json").read_text())["runs"][0]
+    assert row["parts"] == record.parts and row["worker"]["pid"] != os.getpid()
+
+
+@pytest.fixture(scope="module")
+def pool(steer_host):
+    """A local pool of 2 processes, shared by the module's pool tests (they find it warm)."""
+    from plurieval.sweep.executors import LocalExecutor
+
+    executor = LocalExecutor(workers=2, host=steer_host, max_retries=2)
+    yield executor
+    executor.close()
+
+
+def test_a_steering_run_split_into_units_on_a_local_pool_merges_into_the_same_run(
+        pool, steer_host, tiny_folder, whole_steering_run, tmp_path):
+    outcome = run_sweep(_steer_config(tmp_path / "runs", tiny_folder, workers=2), steer_host, quiet=True,
+                        executor=pool)
+    _check_merged(outcome, whole_steering_run)
+
+
+def test_a_steering_run_split_into_units_on_ray_merges_into_the_same_run(
+        ray_cluster, steer_host, tiny_folder, whole_steering_run, tmp_path):
+    # the parts' files travel back to the driver (files: copy), as from nodes sharing nothing
+    outcome = run_sweep(_steer_config(tmp_path / "runs", tiny_folder, kind="ray", files="copy"), steer_host,
+                        quiet=True, executor=RayExecutor(resources=Resources(cpus=1)))
+    _check_merged(outcome, whole_steering_run)
+    assert {outcome.records[0].worker["files"]} == {"copy"}
+
+
+def test_a_local_process_pool_resumes_the_run_of_a_killed_worker(pool, tiny_host, local_reference, tmp_path):
+    # one run (the steered one) on the pool's warm processes; after the kill the broken pool is
+    # replaced by a fresh one, which starts one process for the retry
+    result: dict = {}
+    thread = threading.Thread(target=lambda: result.update(outcome=run_sweep(
+        _slow_config(tmp_path / "runs", alphas="[4]", workers=2, split="runs"), tiny_host, quiet=True,
+        executor=pool)))
+    thread.start()
+    victim = _kill_a_running_worker(tmp_path / "runs")
+    thread.join(timeout=240)
+    assert not thread.is_alive()
+    _check_resumed(result["outcome"], victim, local_reference)
