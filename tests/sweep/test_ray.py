@@ -1,7 +1,8 @@
-"""The Ray executor on a real local Ray cluster (``ray.init(num_cpus=2)``, one for the module, no
-mocks): the same sweep gives byte-identical metrics and per-example results under ``local`` and
-``ray``, whether workers write into the output folder (one of them killed by its PID mid-run:
-nothing lost, nothing twice) or send their files back and use their own cache. A local process
+"""Executors on a real local Ray cluster (``ray.init(num_cpus=2)``, one for the module, no mocks)
+and a real local process pool: the same sweep gives byte-identical metrics and per-example
+results under ``local`` and ``ray`` with a worker killed by its PID mid-run (nothing lost,
+nothing twice); a steering run split into its units merges into the unsplit run's files and
+metrics on a pool and on Ray workers that send their files back and use their own cache; a
 pool resumes the run of a worker killed the same way."""
 
 from __future__ import annotations
@@ -74,22 +75,6 @@ def test_ray_matches_local_byte_for_byte_with_a_worker_killed_mid_run(ray_cluste
         assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
         kinds = dict(db.execute("SELECT kind, COUNT(*) FROM entries GROUP BY kind").fetchall())
     assert kinds["generation"] == 12 and kinds["direction"] == 1
-
-
-def test_ray_workers_that_share_nothing_send_everything_back(ray_cluster, tiny_host, local_reference, tmp_path,
-                                                              worker_own_cache):
-    # copy + private: as on nodes that share nothing with the driver
-    copied = run_sweep(_config(tmp_path / "copied", kind="ray", files="copy", cache="private"), tiny_host,
-                       quiet=True, executor=RayExecutor(resources=Resources(cpus=1)))
-    assert {r.worker["files"] for r in copied.records} == {"copy"}
-    assert {r.worker["cache"] for r in copied.records} == {"private"}
-    assert _fingerprint(copied) == local_reference
-    with sqlite3.connect(worker_own_cache / "cache.sqlite") as db:  # the workers' own cache, intact
-        assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
-    for record in copied.records:  # brought back whole: manifest, plots, artifacts, tracking journal
-        manifest = json.loads((record.run_dir / "manifest.json").read_text())
-        assert manifest["status"] == "complete" and manifest["run_id"] == record.run_id
-    assert (copied.records[1].run_dir / "artifacts" / "intervention").is_dir()
 
 
 def _kill_a_running_worker(output: Path, timeout: float = 120) -> dict:
@@ -227,13 +212,20 @@ def test_a_steering_run_split_into_units_on_a_local_pool_merges_into_the_same_ru
     _check_merged(outcome, whole_steering_run)
 
 
-def test_a_steering_run_split_into_units_on_ray_merges_into_the_same_run(
-        ray_cluster, steer_host, tiny_folder, whole_steering_run, tmp_path):
-    # the parts' files travel back to the driver (files: copy), as from nodes sharing nothing
-    outcome = run_sweep(_steer_config(tmp_path / "runs", tiny_folder, kind="ray", files="copy"), steer_host,
-                        quiet=True, executor=RayExecutor(resources=Resources(cpus=1)))
-    _check_merged(outcome, whole_steering_run)
-    assert {outcome.records[0].worker["files"]} == {"copy"}
+def test_ray_workers_that_share_nothing_split_a_steering_run_into_the_same_run(
+        ray_cluster, steer_host, tiny_folder, whole_steering_run, tmp_path, worker_own_cache):
+    # files: copy + cache: private, as on nodes that share nothing with the driver: every part's
+    # files and then the merged run's travel back to the driver, each worker uses its own cache
+    outcome = run_sweep(_steer_config(tmp_path / "runs", tiny_folder, kind="ray", files="copy", cache="private"),
+                        steer_host, quiet=True, executor=RayExecutor(resources=Resources(cpus=1)))
+    _check_merged(outcome, whole_steering_run)  # records, choices and interventions brought back whole
+    (record,) = outcome.records
+    assert (record.worker["files"], record.worker["cache"]) == ("copy", "private")
+    manifest = json.loads((record.run_dir / "manifest.json").read_text())
+    assert manifest["status"] == "complete" and manifest["run_id"] == record.run_id
+    with sqlite3.connect(worker_own_cache / "cache.sqlite") as db:  # the workers' own cache, intact
+        assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        assert db.execute("SELECT COUNT(*) FROM entries WHERE kind = 'generation'").fetchone()[0] > 0
 
 
 def test_a_local_process_pool_resumes_the_run_of_a_killed_worker(pool, tiny_host, local_reference, tmp_path):
