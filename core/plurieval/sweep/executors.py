@@ -199,8 +199,13 @@ class LocalExecutor:
             self._pool = None
 
     def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
+        if self._pool is not None:  # idle by now: its processes are stopped, not waited for
+            processes = list((getattr(self._pool, "_processes", None) or {}).values())
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            for proc in processes:
+                proc.terminate()
+            for proc in processes:
+                proc.join(5)
             self._pool = None
         if self._manager is not None:
             self._manager.shutdown()
