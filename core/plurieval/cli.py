@@ -261,6 +261,7 @@ def sweep(
     cpus_per_task: Annotated[float | None, typer.Option(help="CPUs per run (also its torch threads, under every executor)")] = None,
     gpus_per_task: Annotated[float | None, typer.Option(help="ray: GPUs per run (0.5 puts two runs on a GPU)")] = None,
     max_retries: Annotated[int | None, typer.Option(help="restarts of a run whose worker died (it resumes)")] = None,
+    split: Annotated[str | None, typer.Option(help="steering runs: units (each unit of a run a task of its own, merged into one run with the same summary), runs (one task per run), auto (units when more than one task runs at once; default)")] = None,
     output: Annotated[Path | None, typer.Option(help="output directory of the runs (default: runs); the sweep writes OUTPUT/sweeps/SWEEP-ID/")] = None,
     seed: Annotated[int | None, typer.Option(help="random seed of every run")] = None,
     batch_size: Annotated[int | None, typer.Option(help="generation/extraction batch size")] = None,
@@ -289,7 +290,7 @@ def sweep(
                       cache=False if no_cache else None,
                       executor={"kind": executor, "address": address, "workers": workers,
                                 "cpus_per_task": cpus_per_task, "gpus_per_task": gpus_per_task,
-                                "max_retries": max_retries})
+                                "max_retries": max_retries, "split": split})
     if "benchmark" not in data and "benchmarks" not in data:
         _fail("give a benchmark (plurieval sweep BENCHMARK --methods A,B) or a sweep file with `benchmark:` (--config)")
     sweep_config = build_sweep_config(data, source=f"sweep file {config}" if config else "sweep options")

@@ -1,6 +1,6 @@
 """Fixtures for the sweep tests: hosts with the test-only benchmarks (``toybench``: no model,
 instant; ``tinybench``: a tiny random transformers model with real forward passes, a cache and
-a fitted direction), a private cache per test, and one real local Ray cluster for the session."""
+a fitted direction), a private cache per test, and one real local Ray cluster per module."""
 
 from __future__ import annotations
 
@@ -54,13 +54,14 @@ def worker_own_cache(tmp_path_factory):
     return tmp_path_factory.mktemp("worker-own-cache")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def ray_cluster(worker_own_cache):
-    """A real local Ray cluster (2 CPUs), started once: ~9 s and ~1 GB. Workers find the test
+    """A real local Ray cluster (2 CPUs), started once per module that asks for it (the Ray
+    tests live in one module): ~9 s and ~1 GB. Workers find the test
     plugins through PYTHONPATH, as a real cluster finds installed plugins, and have a cache
     folder of their own, as a node that shares no file system with the driver would."""
     ray = pytest.importorskip("ray", reason="the ray extra is not installed (pip install 'plurieval[ray]')")
-    env = {"PLURIEVAL_CACHE_DIR": str(worker_own_cache),"PYTHONPATH": os.pathsep.join([*map(str, PLUGIN_DIRS), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep),
+    env = {"PLURIEVAL_CACHE_DIR": str(worker_own_cache), "PYTHONPATH": os.pathsep.join([*map(str, PLUGIN_DIRS), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep),
            "OMP_WAIT_POLICY": "PASSIVE", "PLURIEVAL_NO_PROGRESS": "1", "PLURIEVAL_NO_TRACKING": "1",
            "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
     ray.init(num_cpus=2, include_dashboard=False, runtime_env={"env_vars": env}, logging_level="warning",

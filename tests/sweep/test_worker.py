@@ -65,3 +65,35 @@ def test_a_worker_loads_the_drivers_plugins_and_refuses_other_versions(tiny_host
     with pytest.raises(PluriError, match="cannot import 'no_such_plugin_module'"):
         worker.host_from_recipe([{"name": "x", "ref": "no_such_plugin_module", "distribution": None,
                                   "version": None}])
+
+
+def _records(tmp_path, name, rows):
+    from plurieval.results import ResultsFile
+
+    f = ResultsFile(tmp_path / name / "results.jsonl")
+    for key, value in rows:
+        f.record(key, {"prediction": value})
+    f.close()
+    return (tmp_path / name / "results.jsonl").read_bytes()
+
+
+def test_the_merge_of_a_split_run_takes_each_parts_rows_once_in_part_order(tmp_path):
+    from plurieval.results import ResultsFile
+    from plurieval.sweep.split import record_files, seed_run
+
+    first = _records(tmp_path, "a", [("base|1", "x"), ("base|2", "y")])
+    second = _records(tmp_path, "b", [("de|1", "z")])
+    damaged = _records(tmp_path, "c", [("fr|1", "w"), ("fr|2", "v")]).replace(b'"w"', b'"W"')  # checksum now wrong
+    run_dir = tmp_path / "run"
+    seeds = [{"results.jsonl": first, "units/de.json": b'{"index": 1}'}, {"results.jsonl": second},
+             {"results.jsonl": damaged, "units/fr.json": b'{"ind'}]  # a torn choice is left out
+    assert seed_run(run_dir, seeds) == 4
+    merged = ResultsFile(run_dir / "results.jsonl")
+    assert [r["key"] for r in merged.rows()] == ["base|1", "base|2", "de|1", "fr|2"]  # fr|1 is recomputed
+    merged.close()
+    assert sorted(record_files(run_dir)) == ["results.jsonl", "units/de.json"]
+    assert seed_run(run_dir, seeds) == 0  # a second start adds nothing twice
+    (run_dir / "summary.json").write_text("{}")
+    assert seed_run(run_dir, [{"results.jsonl": _records(tmp_path, "d", [("new", "n")])}]) == 0  # finished: untouched
+    with pytest.raises(PluriError, match="not a record file; refused"):
+        seed_run(tmp_path / "other", [{"plots/../../escape.jsonl": first}])

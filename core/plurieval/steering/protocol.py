@@ -132,6 +132,9 @@ def json_float(v: Any) -> float | None:
 def run_steering(ctx: Any, benchmark: SteeringBenchmark) -> dict[str, Any]:
     """Run ``benchmark``'s protocol with the run's method; returns the summary body."""
     loop = SteeringLoop(ctx, benchmark)
+    parts = (ctx.sweep or {}).get("parts")
+    if parts is not None:  # one part of a run split across processes (plurieval.sweep.split)
+        return loop.run_parts(parts)
     outcome = loop.run()
     body = benchmark.summarize(outcome, ctx)
     if outcome.side_effects:
@@ -205,6 +208,28 @@ class SteeringLoop:
         return SteeringOutcome(plan=plan, method_name=self.method_name, metrics=self.metrics, units=results,
                                rows=rows, acts=acts, extraction=extraction, generated=ctx.inference.rows_generated,
                                seed=ctx.config.seed, side_effects=side)
+
+    def run_parts(self, parts: Sequence[str]) -> dict[str, Any]:
+        """Only ``parts`` of the run (``"baseline"``: the activations and the unsteered
+        baselines; a unit's name: that unit), recorded exactly as ``run`` records them. A run
+        split across processes runs each part on its own and then the whole run on all their
+        records, which resumes: nothing is generated again. Returns a partial summary body (no
+        metrics) naming the plan's units."""
+        names = [u.name for u in self.plan.units]
+        unknown = [p for p in parts if p != "baseline" and p not in names]
+        if unknown:
+            raise PluriError(f"{self.bench_name}: no part {unknown[0]!r} in this run (parts: baseline, "
+                             f"{', '.join(names)})")
+        acts, _ = self.extract()
+        if "baseline" in parts and self.plan.baseline:
+            self.stage = "baseline"
+            self.merge_rows(self.test(self.plan.baseline, unit=None))
+        for unit in self.plan.units:
+            if unit.name in parts:
+                self.merge(self.run_unit(unit, acts))
+        self.stage = ""
+        self.ctx.inference.report = None
+        return {"metrics": {}, "parts": {"done": list(parts), "units": names}}
 
     def run_unit(self, unit: SteeringUnit, acts: Any) -> UnitResult:
         """Fit, select and test one unit; writes nothing (``merge`` records the result)."""

@@ -23,6 +23,7 @@ from typing import Any
 from plurieval.errors import PluriError
 from plurieval.sweep.executors import Executor, Task, TaskOutcome, make_executor
 from plurieval.sweep.spec import PlannedRun, SweepConfig, SweepPlan, describe_config, expand
+from plurieval.sweep.split import BASELINE, SplitRun, is_steering, units_of
 from plurieval.sweep.worker import host_recipe, write_files, write_probe
 
 INDEX_VERSION = 1
@@ -47,6 +48,7 @@ class SweepRecord:
     error: str | None = None
     failure: str | None = None
     summary: dict[str, Any] | None = None
+    parts: dict[str, str] | None = None  # a steering run split into its units: part -> status
 
     def to_json(self, relative_to: Path) -> dict[str, Any]:
         metrics = (self.summary or {}).get("metrics")
@@ -56,7 +58,7 @@ class SweepRecord:
             "point": self.point, "status": self.status, "attempts": self.attempts, "reused": self.reused,
             "resumed": self.resumed, "worker": self.worker, "examples_done": self.examples_done,
             "duration_s": self.duration_s, "error": self.error, "failure": self.failure,
-            "metrics": metrics,
+            "parts": self.parts, "metrics": metrics,
         }
 
 
@@ -119,6 +121,12 @@ class _Progress:
         _say(f"[{done}/{self.total}] {what} {record.run_id}{took}{where}{tail}"
              + (f" (ETA {self.eta(self.total - done)})" if done < self.total else ""))
 
+    def part(self, key: str, outcome: TaskOutcome, seconds: float | None) -> None:
+        if self.quiet:
+            return
+        took = f" in {seconds:.1f} s" if seconds is not None else ""
+        _say(f"  part {key} " + (f"done{took}" if outcome.ok else f"failed: {outcome.error}"))
+
     def tick(self, records: dict[str, SweepRecord]) -> None:
         now = time.monotonic()
         if self.quiet or now - self.last < self.every:
@@ -177,12 +185,105 @@ def plan_sweep(config: SweepConfig, host: Any) -> SweepPlan:
 
 
 def _payload(ctx: SweepContext, run: PlannedRun, recipe: list[dict[str, Any]] | None,
-             probes: dict[str, Any], force: str | None) -> dict[str, Any]:
+             probes: dict[str, Any], force: str | None, key: str | None = None) -> dict[str, Any]:
     ex = ctx.config.executor
     return {"kind": "run", "config": run.config.model_dump(mode="json"), "host": recipe,
             "sweep": {"id": ctx.sweep_id, "data": ctx.data}, "files": ex.files, "cache": ex.cache,
             "output_probe": probes["output"], "cache_probe": probes.get("cache"), "threads": ex.threads,
-            "force": force}
+            "force": force, "key": key or run.run_id}
+
+
+def _splits(config: SweepConfig, slots: int) -> bool:
+    mode = config.executor.split
+    return mode == "units" or (mode == "auto" and slots > 1)
+
+
+class _Splitter:
+    """Drives the split runs of a sweep (see ``plurieval.sweep.split``): which part task goes
+    out next, and when a run's merge task can."""
+
+    def __init__(self, ctx: SweepContext, make_payload: Any, force: bool):
+        self.ctx, self.make_payload, self.force = ctx, make_payload, force
+        self.runs: dict[str, SplitRun] = {}
+        self.planned: dict[str, PlannedRun] = {}
+        self.in_flight: dict[str, set[str]] = {}
+        self.merging: set[str] = set()
+
+    def start(self, run: PlannedRun) -> list[Task]:
+        self.runs[run.run_id] = SplitRun(run.run_id, Path(self.ctx.config.output_dir))
+        self.planned[run.run_id] = run
+        self.in_flight[run.run_id] = set()
+        self.ctx.records[run.run_id].parts = self.runs[run.run_id].status()
+        return self.advance(run.run_id)
+
+    def _task(self, run_id: str, part: str | None) -> Task:
+        run = self.planned[run_id]
+        if part is None:  # the merge: the ordinary run, seeded with every part's records
+            payload = self.make_payload(run, None, run_id)
+            payload["seed"] = self.runs[run_id].seeds()
+            return Task(run_id, payload, label=f"{run_id} (merge)")
+        key = f"{run_id}/{part}"
+        payload = self.make_payload(run, self.force, key)
+        payload["parts"] = [part]
+        self.in_flight[run_id].add(part)
+        return Task(key, payload, label=key)
+
+    def _reuse(self, split: SplitRun, part: str) -> bool:
+        """A part finished by an earlier start of the sweep is taken as it is (unless --force)."""
+        path = split.part_dir(part) / "summary.json"
+        if self.force or not path.is_file():
+            return False
+        try:
+            summary = json.loads(path.read_text(encoding="utf-8"))
+            if part == BASELINE:
+                split.units = units_of({"summary": summary})
+        except (ValueError, PluriError):
+            return False
+        split.done[part] = True
+        return True
+
+    def advance(self, run_id: str) -> list[Task]:
+        split, flying = self.runs[run_id], self.in_flight[run_id]
+        if run_id in self.merging:
+            return []
+        if not split.done.get(BASELINE):
+            if BASELINE in flying or BASELINE in split.errors:
+                return []
+            if not self._reuse(split, BASELINE):
+                self.ctx.records[run_id].parts = split.status()
+                return [self._task(run_id, BASELINE)]
+        tasks = [self._task(run_id, u) for u in split.units or []
+                 if not split.done.get(u) and u not in flying and u not in split.errors and not self._reuse(split, u)]
+        if not tasks and not flying and not split.errors:
+            if self.force:  # the parts were redone: the merged run starts from them alone
+                run_dir = Path(self.ctx.config.output_dir) / run_id
+                for name in ("results.jsonl", "summary.json"):
+                    (run_dir / name).unlink(missing_ok=True)
+                for folder in ("conditions", "units"):
+                    shutil.rmtree(run_dir / folder, ignore_errors=True)
+            self.merging.add(run_id)
+            tasks = [self._task(run_id, None)]
+        self.ctx.records[run_id].parts = split.status()
+        return tasks
+
+    def part_finished(self, run_id: str, part: str, outcome: TaskOutcome) -> tuple[list[Task], str | None]:
+        """The tasks to submit now, and the run's error once no part of it is left running."""
+        split = self.runs[run_id]
+        self.in_flight[run_id].discard(part)
+        try:
+            if not outcome.ok or outcome.value is None:
+                raise PluriError(outcome.error or "no result")
+            if outcome.value.get("files") is not None:
+                write_files(split.part_dir(part), outcome.value["files"])
+            if part == BASELINE:
+                split.units = units_of(outcome.value)
+            split.done[part] = True
+        except (PluriError, OSError, ValueError) as err:
+            split.errors[part] = str(err)
+        tasks = self.advance(run_id)
+        if split.errors and not self.in_flight[run_id]:
+            return tasks, "; ".join(f"part {p}: {e}" for p, e in split.errors.items())
+        return tasks, None
 
 
 def run_sweep(config: SweepConfig, host: Any, *, executor: Executor | None = None, force: bool = False,
@@ -229,20 +330,35 @@ def run_sweep(config: SweepConfig, host: Any, *, executor: Executor | None = Non
             recipe = host_recipe(host)
             # --force redoes a run once: a retry after its worker died must resume, not redo again
             nonce = secrets.token_hex(6) if force else None
-            tasks = [Task(run.run_id, _payload(ctx, run, recipe, probes, nonce), label=run.run_id) for run in todo]
+            splitter = _Splitter(ctx, lambda run, force_, key: _payload(ctx, run, recipe, probes, force_, key),
+                                 nonce)
+            split = _splits(config, ctx.slots or 1)
+            tasks: list[Task] = []
+            for run in todo:
+                if split and is_steering(run.config, host):
+                    tasks.extend(splitter.start(run))
+                else:
+                    tasks.append(Task(run.run_id, _payload(ctx, run, recipe, probes, nonce), label=run.run_id))
             last_write = [time.monotonic()]
+            part_started: dict[str, float] = {}
+            examples: dict[str, int] = {}
 
             def on_event(key: str, event: dict[str, Any]) -> None:
-                record = records[key]
+                run_id, _, part = key.partition("/")
+                record = records[run_id]
                 if record.status in ("complete", "failed"):  # an event that arrived after the result
                     return
                 if event.get("type") == "started":
                     record.status = "running"
-                    record.attempts = event.get("attempt", record.attempts + 1)
-                    record.started_at = time.time()
+                    record.attempts = max(record.attempts, event.get("attempt", 1)) if record.parts else \
+                        event.get("attempt", record.attempts + 1)
+                    part_started[key] = time.time()
+                    if record.started_at is None or not record.parts:  # a split run: from its first part
+                        record.started_at = time.time()
                     record.worker = {k: event.get(k) for k in ("pid", "node", "hostname", "files", "cache")}
                 elif event.get("type") == "examples":
-                    record.examples_done = event.get("done")
+                    examples[key] = event.get("done") or 0
+                    record.examples_done = sum(n for k, n in examples.items() if k.partition("/")[0] == run_id)
                 progress.tick(records)
                 if time.monotonic() - last_write[0] >= 1.0:
                     last_write[0] = time.monotonic()
@@ -252,8 +368,23 @@ def run_sweep(config: SweepConfig, host: Any, *, executor: Executor | None = Non
                         write_index(ctx, "running", notes=notes)
 
             for outcome in executor.run(tasks, on_event):
-                record = records[outcome.key]
+                run_id, _, part = outcome.key.partition("/")
+                record = records[run_id]
+                if part:
+                    started = part_started.get(outcome.key)
+                    progress.part(outcome.key, outcome, time.time() - started if started else None)
+                    more, failure = splitter.part_finished(run_id, part, outcome)
+                    for task in more:
+                        executor.submit(task)
+                    if failure is None:
+                        write_index(ctx, "running", notes=notes)
+                        continue
+                    outcome = TaskOutcome(run_id, False, error=failure, failure=outcome.failure or "task",
+                                          attempts=outcome.attempts)
                 _collect(record, outcome)
+                if record.status == "complete" and run_id in splitter.runs:
+                    splitter.runs[run_id].cleanup()
+                    record.parts = {p: "complete" for p in record.parts or {}}
                 done += 1
                 progress.finished(record, done)
                 write_index(ctx, "running", notes=notes)

@@ -3,19 +3,21 @@
 A **task** is a key, a JSON-able payload and the import path of the function that runs it
 (``fn(payload, report) -> dict``, plus ``host=`` when it runs in the driver's own process). The
 executor only moves payloads and results and relays ``report(event)`` calls to the driver; it
-knows nothing about runs. Today a task is a whole run (``plurieval.sweep.worker:run_task``); a
-benchmark that splits into independent units (say, one steering target each) can hand the same
-executor one task per unit, keyed ``RUN-ID/UNIT``.
+knows nothing about runs: a task is a whole run, or one part of a steering run split into its
+units (``plurieval.sweep.worker:run_task`` either way, keyed ``RUN-ID`` or ``RUN-ID/PART``).
+
+``run(tasks, on_event)`` yields one ``TaskOutcome`` per task as it finishes, in completion order;
+while it runs, ``submit(task)`` adds a task to it (the driver adds the merge of a split run once
+its parts are in).
 
 - ``LocalExecutor(workers=1)``: in this process, one task after another (no start-up cost);
-  ``workers=N``: a pool of N spawned processes. A pool process that dies (killed, out of memory)
-  breaks the pool; the tasks that were under way are started again in a fresh pool, up to
-  ``max_retries`` times (a run resumes from its results file).
+  ``workers=N``: a pool of up to N spawned processes, started as tasks need them and kept until
+  ``close()`` (a second sweep on the same executor finds them warm). A pool process that dies
+  (killed, out of memory) breaks the pool; the tasks that were under way are started again in a
+  fresh pool, up to ``max_retries`` times (a run resumes from its results file).
 - ``RayExecutor``: Ray tasks with per-task CPU/GPU/memory requests. Ray restarts a task whose
   worker process or node died (``max_retries``); errors raised by the run itself are not retried,
   since they would fail again. Events travel through a small actor the driver drains.
-
-``run(tasks, on_event)`` yields one ``TaskOutcome`` per task as it finishes, in completion order.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from __future__ import annotations
 import importlib
 import os
 import queue
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -69,6 +72,9 @@ class Executor(Protocol):
     def run(self, tasks: Sequence[Task], on_event: OnEvent) -> Iterator[TaskOutcome]:
         """Run every task; yield each outcome as it finishes."""
 
+    def submit(self, task: Task) -> None:
+        """Add ``task`` to the ``run`` under way (called between the outcomes it yields)."""
+
     def cancel(self) -> None:
         """Stop what is still running (the driver was interrupted)."""
 
@@ -104,19 +110,32 @@ class LocalExecutor:
     max_retries: int = 3
     name: str = "local"
     _pool: Any = field(default=None, init=False, repr=False)
+    _manager: Any = field(default=None, init=False, repr=False)
+    _events: Any = field(default=None, init=False, repr=False)
+    _queue: deque[Task] | None = field(default=None, init=False, repr=False)
 
     @property
     def slots(self) -> int:
         return self.workers
 
     def run(self, tasks: Sequence[Task], on_event: OnEvent) -> Iterator[TaskOutcome]:
-        if self.workers == 1:
-            yield from self._in_process(tasks, on_event)
-        else:
-            yield from self._pooled(tasks, on_event)
+        self._queue = deque(tasks)
+        try:
+            if self.workers == 1:
+                yield from self._in_process(self._queue, on_event)
+            else:
+                yield from self._pooled(self._queue, on_event)
+        finally:
+            self._queue = None
 
-    def _in_process(self, tasks: Sequence[Task], on_event: OnEvent) -> Iterator[TaskOutcome]:
-        for task in tasks:
+    def submit(self, task: Task) -> None:
+        if self._queue is None:
+            raise RuntimeError("submit() is for adding a task to a run() under way")
+        self._queue.append(task)
+
+    def _in_process(self, todo: deque[Task], on_event: OnEvent) -> Iterator[TaskOutcome]:
+        while todo:
+            task = todo.popleft()
             try:
                 value = resolve_fn(task.fn)(task.payload, lambda event, k=task.key: on_event(k, event), host=self.host)
             except Exception as err:
@@ -124,58 +143,73 @@ class LocalExecutor:
             else:
                 yield TaskOutcome(task.key, True, value)
 
-    def _pooled(self, tasks: Sequence[Task], on_event: OnEvent) -> Iterator[TaskOutcome]:
+    def _start_pool(self) -> None:
         import multiprocessing as mp
-        from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-        from concurrent.futures.process import BrokenProcessPool
+        from concurrent.futures import ProcessPoolExecutor
 
         ctx = mp.get_context("spawn")  # never fork a process that may hold torch threads
-        manager = ctx.Manager()
-        events = manager.Queue()
-        attempts = {t.key: 0 for t in tasks}
-        todo = list(tasks)
-        try:
-            while todo:
-                self._pool = ProcessPoolExecutor(self.workers, mp_context=ctx, initializer=_pool_init)
-                futures = {}
-                for task in todo:
-                    attempts[task.key] += 1
-                    futures[self._pool.submit(_pool_entry, task.fn, task.key, task.payload, events)] = task
-                todo = []
-                broken = False
-                while futures:
-                    done, _ = wait(list(futures), timeout=0.5, return_when=FIRST_COMPLETED)
-                    _drain(events, on_event)
-                    for fut in done:
-                        task = futures.pop(fut)
-                        try:
-                            value = fut.result()
-                        except BrokenProcessPool:
-                            broken = True
-                            if attempts[task.key] <= self.max_retries:
-                                todo.append(task)  # its worker died: start it again (it resumes)
-                            else:
-                                yield TaskOutcome(task.key, False, error="its worker process died on every attempt",
-                                                  failure="worker", attempts=attempts[task.key])
-                        except Exception as err:
-                            yield TaskOutcome(task.key, False, error=_error_text(err), failure="task",
-                                              attempts=attempts[task.key])
-                        else:
-                            yield TaskOutcome(task.key, True, value, attempts=attempts[task.key])
-                _drain(events, on_event)
-                self._pool.shutdown(wait=not broken, cancel_futures=True)
-                self._pool = None
-        finally:
-            manager.shutdown()
+        if self._manager is None:
+            self._manager = ctx.Manager()
+            self._events = self._manager.Queue()
+        # Processes start as tasks need them (spawn context) and stay until close().
+        self._pool = ProcessPoolExecutor(self.workers, mp_context=ctx, initializer=_pool_init)
+
+    def _pooled(self, todo: deque[Task], on_event: OnEvent) -> Iterator[TaskOutcome]:
+        from concurrent.futures import FIRST_COMPLETED, wait
+        from concurrent.futures.process import BrokenProcessPool
+
+        attempts: dict[str, int] = {}
+        futures: dict[Any, Task] = {}
+        broken = False
+        while todo or futures:
+            if self._pool is None:
+                self._start_pool()
+            while todo and not broken:  # a broken pool takes nothing new: its tasks wait for a fresh one
+                task = todo.popleft()
+                attempts[task.key] = attempts.get(task.key, 0) + 1
+                futures[self._pool.submit(_pool_entry, task.fn, task.key, task.payload, self._events)] = task
+            done, _ = wait(list(futures), timeout=0.5, return_when=FIRST_COMPLETED)
+            _drain(self._events, on_event)
+            for fut in done:
+                task = futures.pop(fut)
+                try:
+                    value = fut.result()
+                except BrokenProcessPool:
+                    broken = True
+                    if attempts[task.key] <= self.max_retries:
+                        todo.append(task)  # its worker died: start it again (it resumes)
+                    else:
+                        yield TaskOutcome(task.key, False, error="its worker process died on every attempt",
+                                          failure="worker", attempts=attempts[task.key])
+                except Exception as err:
+                    yield TaskOutcome(task.key, False, error=_error_text(err), failure="task",
+                                      attempts=attempts[task.key])
+                else:
+                    yield TaskOutcome(task.key, True, value, attempts=attempts[task.key])
+            if broken and not futures:  # every task of the broken pool is back: start a fresh pool
+                self._pool.shutdown(wait=False, cancel_futures=True)
+                self._pool, broken = None, False
+        _drain(self._events, on_event)
 
     def cancel(self) -> None:
         if self._pool is not None:
             self._pool.shutdown(wait=False, cancel_futures=True)
-            for proc in list(getattr(self._pool, "_processes", {}).values()):
+            for proc in list((getattr(self._pool, "_processes", None) or {}).values()):
                 proc.terminate()  # the pool's own children, by their process handles
+            self._pool = None
 
     def close(self) -> None:
-        self.cancel()
+        if self._pool is not None:  # idle by now: its processes are stopped, not waited for
+            processes = list((getattr(self._pool, "_processes", None) or {}).values())
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            for proc in processes:
+                proc.terminate()
+            for proc in processes:
+                proc.join(5)
+            self._pool = None
+        if self._manager is not None:
+            self._manager.shutdown()
+            self._manager = self._events = None
 
 
 def _drain(events: Any, on_event: OnEvent) -> None:
@@ -227,6 +261,7 @@ class RayExecutor:
     name: str = "ray"
     _started: bool = field(default=False, init=False)
     _pending: dict[Any, Task] = field(default_factory=dict, init=False, repr=False)
+    _launch: Callable[[Task], None] | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         if not ray_available():
@@ -283,8 +318,15 @@ class RayExecutor:
                     event = {**event, "attempt": starts[key]}
                 on_event(key, event)
 
-        self._pending = {remote.options(name=f"plurieval:{t.label or t.key}"[:200], **options)
-                         .remote(t.fn, t.key, t.payload, sink): t for t in tasks}
+        def launch(t: Task) -> None:
+            ref = remote.options(name=f"plurieval:{t.label or t.key}"[:200], **options).remote(t.fn, t.key, t.payload,
+                                                                                             sink)
+            self._pending[ref] = t
+
+        self._pending = {}
+        self._launch = launch
+        for t in tasks:
+            launch(t)
         try:
             while self._pending:
                 ready, _ = ray.wait(list(self._pending), num_returns=1, timeout=0.5)
@@ -307,7 +349,13 @@ class RayExecutor:
                         yield TaskOutcome(task.key, True, value, attempts=tries)
             relay()
         finally:
+            self._launch = None
             ray.kill(sink)
+
+    def submit(self, task: Task) -> None:
+        if self._launch is None:
+            raise RuntimeError("submit() is for adding a task to a run() under way")
+        self._launch(task)
 
     def cancel(self) -> None:
         import ray

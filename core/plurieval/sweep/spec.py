@@ -66,6 +66,10 @@ class ExecutorConfig(BaseModel):
     cache: Literal["auto", "shared", "private"] = Field(
         "auto", description="which content-addressed cache workers use: shared (the driver's), private (each "
                             "worker's own), auto (shared when the worker sees it on a local file system)")
+    split: Literal["auto", "units", "runs"] = Field(
+        "auto", description="steering runs: units (each unit of a run is a task of its own, merged into one run "
+                            "directory with the same summary), runs (one task per run), auto (units when the "
+                            "executor runs more than one task at once)")
     runtime_env: dict[str, Any] | None = Field(None, description="ray: runtime_env for the cluster's workers "
                                                                  "(env_vars, py_modules, pip ...)")
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import os
+import re
 import secrets
 import shutil
 import socket
@@ -242,6 +243,15 @@ def run_task(payload: dict[str, Any], report: Report, host: Any = None) -> dict[
                                         / payload["output_probe"]["token"][:12] / payload["sweep"]["id"])
     cache_mode, cache_dir, why = ("shared", None, "in the driver's process") if in_process else \
         choose_cache(payload["cache"], payload.get("cache_probe"))
+    run_root, sweep = stage, payload["sweep"]
+    parts, seeds = payload.get("parts"), payload.get("seed")
+    if parts:  # one part of a steering run split into its units (see plurieval.sweep.split)
+        from plurieval.runner import run_id_for
+        from plurieval.sweep.split import part_root
+
+        run_root = part_root(stage or Path(config.output_dir), run_id_for(config), "+".join(parts))
+        config = config.model_copy(update={"tracking": config.tracking.model_copy(update={"enabled": False})})
+        sweep = {**sweep, "parts": list(parts)}
     report({"type": "started", "pid": os.getpid(), "node": node_id(), "hostname": socket.gethostname(),
             "files": "shared" if shared_output else "copy", "cache": cache_mode, "cache_reason": why})
     counter = _ExampleCounter(report)
@@ -249,9 +259,14 @@ def run_task(payload: dict[str, Any], report: Report, host: Any = None) -> dict[
         with _env("PLURIEVAL_CACHE_DIR", cache_dir), _torch_threads(payload["threads"]):
             host.pm.register(counter, name=f"sweep-progress-{id(counter)}")
             try:
-                outcome = execute(config, host, force=_force_once(payload.get("force"), stage or config.output_dir,
-                                                                  payload["config"]),
-                                  sweep=payload["sweep"], run_root=stage)
+                force = _force_once(payload.get("force"), stage or config.output_dir, payload.get("key") or
+                                    payload["config"])
+                if seeds:  # the merge of a split run: its parts' records first
+                    from plurieval.runner import run_id_for
+                    from plurieval.sweep.split import seed_run
+
+                    seed_run(Path(stage or config.output_dir) / run_id_for(config), seeds)
+                outcome = execute(config, host, force=force, sweep=sweep, run_root=run_root)
             finally:
                 host.pm.unregister(counter)
     result: dict[str, Any] = {"run_id": outcome.run_dir.name, "summary": outcome.summary,
@@ -264,15 +279,18 @@ def run_task(payload: dict[str, Any], report: Report, host: Any = None) -> dict[
     return result
 
 
-def _force_once(nonce: str | None, root: str | Path, config: dict[str, Any]) -> bool:
+def _force_once(nonce: str | None, root: str | Path, task: str | dict[str, Any]) -> bool:
     """True the first time a forced task runs; False when it is started again (its worker died),
-    so the retry resumes the forced run instead of discarding it once more."""
+    so the retry resumes the forced run instead of discarding it once more. ``task``: the task
+    key (``RUN-ID`` or ``RUN-ID/PART``), or the run config of a payload that has none."""
     if not nonce:
         return False
-    from plurieval.config import RunConfig
-    from plurieval.runner import run_id_for
+    if isinstance(task, dict):
+        from plurieval.config import RunConfig
+        from plurieval.runner import run_id_for
 
-    marker = Path(root) / ".plurieval-forced" / f"{run_id_for(RunConfig.model_validate(config))}-{nonce}"
+        task = run_id_for(RunConfig.model_validate(task))
+    marker = Path(root) / ".plurieval-forced" / f"{re.sub(r'[^A-Za-z0-9._-]+', '-', task)}-{nonce}"
     if marker.exists():
         return False
     marker.parent.mkdir(parents=True, exist_ok=True)
