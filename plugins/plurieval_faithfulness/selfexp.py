@@ -142,7 +142,8 @@ class Answer:
 
 
 def _batch(run: Any) -> int:
-    return int(run.config.batch_size) if run is not None else 8
+    # batch_size None: the model layer chooses for generation; these loops batch items themselves.
+    return int(run.config.batch_size or 8) if run is not None else 8
 
 
 class SelfExplanationMethod(ExplanationMethod):

@@ -109,8 +109,8 @@ def test_load_hf_errors(tmp_path):
 
 
 def test_unknown_quantisation_is_rejected(saved_folder):
-    with pytest.raises(PluriError, match="quantization must be 'none' or 'int8'"):
-        load_hf(str(saved_folder), quantization="int4")
+    with pytest.raises(PluriError, match="quantization must be 'none', 'int8' or 'int4'"):
+        load_hf(str(saved_folder), quantization="int2")
 
 
 def test_int8_quantisation_keeps_hooks_and_predictions_close(saved_folder, tmp_path, monkeypatch):

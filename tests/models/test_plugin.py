@@ -45,7 +45,7 @@ def test_bad_config_values_name_the_field(host):
     from plurieval.errors import ConfigError
 
     with pytest.raises(ConfigError, match="quantization"):
-        host.get("model", "default").make_config({"quantization": "int4"})
+        host.get("model", "default").make_config({"quantization": "int2"})
 
 
 def test_plugin_module_does_not_import_torch():

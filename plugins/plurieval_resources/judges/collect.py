@@ -45,7 +45,9 @@ def _questions(manifest: dict[str, Any], host: Any) -> dict[str, str]:
 
 def _clas_rows(results: Iterable[dict[str, Any]], baseline: Iterable[dict[str, Any]], manifest: dict[str, Any],
                questions: dict[str, str], max_new_tokens: Any) -> list[ClasRow]:
-    run_id = manifest.get("run_id")
+    # A re-scored run keeps the outputs of the run that generated them: their ids follow that run,
+    # so a labelled output keeps its id (and split) through `plurieval judge rescore`.
+    run_id = (manifest.get("rescored") or {}).get("from_run") or manifest.get("run_id")
     model = (manifest.get("model") or {}).get("id")
     rows = []
     for r in results:
