@@ -222,13 +222,11 @@ class SteeringLoop:
                              f"{', '.join(names)})")
         acts, _ = self.extract()
         if "baseline" in parts and self.plan.baseline:
-            self.stage = "baseline"
-            self.merge_rows(self.test(self.plan.baseline, unit=None))
+            self.merge_rows(self.test(self.plan.baseline, unit=None, label="baseline"))
         for unit in self.plan.units:
             if unit.name in parts:
                 self.merge(self.run_unit(unit, acts))
-        self.stage = ""
-        self.ctx.inference.report = None
+        self.ctx.progress.end_stage()
         return {"metrics": {}, "parts": {"done": list(parts), "units": names}}
 
     def run_unit(self, unit: SteeringUnit, acts: Any) -> UnitResult:
