@@ -6,9 +6,9 @@ the whole sweep as a user waits for it (Ray's cluster start included, and also s
 and per task: the run's own compute time (``summary.json`` ``duration_s``: model load,
 generation, metrics) against the time the driver saw the task take (start event to result), the
 difference being the executor's overhead per task. The metrics of every mode are checked to be
-identical. Run it under the shared lock on the 2-core machine:
+identical. Run it on an otherwise idle machine (the figures in docs/scale.md: 2 cores):
 
-    flock /work/locks/heavy.lock nice -n 5 .venv/bin/python bench/bench_executors.py
+    .venv/bin/python bench/bench_executors.py
     python bench/bench_executors.py --model tiny        # tiny random model (seconds)
 
 The planned multi-node figure in docs/scale.md is computed from the per-task times printed here.
