@@ -21,7 +21,7 @@ Design choices (each one fixes a trap seen in peer libraries):
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -265,14 +265,21 @@ class LanguageModel:
             return
         if not isinstance(intervention, Intervention):
             raise PluriError(f"steer() needs an Intervention (AddVector, DirectionalAblation, ...), got {type(intervention).__name__}")
+        with self._hooks((point, self._bind(fn)) for point, fn in intervention.hook_specs(self.num_layers)):
+            yield self
+
+    @contextlib.contextmanager
+    def _hooks(self, hooks: Iterable[tuple[Any, Any]]) -> Iterator[None]:
+        """Attach ``(point, fn)`` hooks for the block and remove exactly them on exit; the chunk
+        tracker (prompt offsets for hooks that need them) lives while any steering block is open."""
         handles = []
         if self._steer_depth == 0:
             self._tracker = self._track_chunks()
         self._steer_depth += 1
         try:
-            for point, fn in intervention.hook_specs(self.num_layers):
-                handles.append(self._attach_point(point, self._bind(fn)))
-            yield self
+            for point, fn in hooks:
+                handles.append(self._attach_point(point, fn))
+            yield
         finally:
             for h in handles:
                 h.remove()
@@ -323,21 +330,8 @@ class LanguageModel:
             return
         rows = RowInterventions(per_row, self.num_layers)
         chunk = self._chunk
-        handles = []
-        if self._steer_depth == 0:
-            self._tracker = self._track_chunks()
-        self._steer_depth += 1
-        try:
-            for point in rows.points():
-                handles.append(self._attach_point(point, lambda x, p=point: rows.apply(p, x, chunk)))
+        with self._hooks((point, lambda x, p=point: rows.apply(p, x, chunk)) for point in rows.points()):
             yield rows
-        finally:
-            for h in handles:
-                h.remove()
-            self._steer_depth -= 1
-            if self._steer_depth == 0 and self._tracker is not None:
-                self._tracker.remove()
-                self._tracker = None
 
     # --- batch size -------------------------------------------------------------------------------
 
