@@ -74,6 +74,22 @@ def test_pages_show_every_entry(full_board, host):
     assert "<script src" not in page and "<link" not in page  # nothing fetched from elsewhere
 
 
+def test_submit_line_names_the_board_folder_of_a_section(host, board, tmp_path):
+    # A section lives below another board's folder (leaderboards/faithfulness/self-explanation):
+    # the README's submit command names that folder, not leaderboards/<benchmark>.
+    section = tmp_path / "leaderboards" / "parent" / "toy-section"
+    section.mkdir(parents=True)
+    for item in board.iterdir():
+        if item.is_file():
+            (section / item.name).write_bytes(item.read_bytes())
+    (section / "entries").mkdir()
+    build_board(section, host)
+    readme = (section / "README.md").read_text()
+    assert "--board leaderboards/parent/toy-section --submitter NAME" in readme
+    build_board(board, host)
+    assert "--board leaderboards/toybench --submitter NAME" in (board / "README.md").read_text()
+
+
 def test_untrusted_strings_are_escaped_and_only_http_links_are_anchors(host, runs, board):
     build_entry(runs["weak"], host, submitter="<script>alert(1)</script>", board_dir=board,
                 paper="javascript:alert(1)", code="https://example.org/code")

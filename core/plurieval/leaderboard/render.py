@@ -168,6 +168,17 @@ def plot_comparison(comparison: Comparison, path: Path) -> Path:
 
 # --- Markdown ------------------------------------------------------------------------------------
 
+def board_path(board: Board) -> str:
+    """The board's folder as a submitter types it: from the ``leaderboards`` folder down (a
+    section such as ``leaderboards/faithfulness/self-explanation`` is not named after its
+    benchmark's folder alone)."""
+    parts = board.directory.resolve().parts
+    if "leaderboards" in parts:
+        start = len(parts) - 1 - parts[::-1].index("leaderboards")
+        return "/".join(parts[start:])
+    return f"leaderboards/{board.directory.name}"
+
+
 def board_markdown(board: Board, plot_name: str | None = "scores.png") -> str:
     spec = board.spec
     header = ["Rank", "Method", "Model", "Submitter",
@@ -195,8 +206,8 @@ def board_markdown(board: Board, plot_name: str | None = "scores.png") -> str:
     reproduce = board.directory / "reproduce.md"
     if reproduce.is_file():  # how the committed entries were made (kept beside board.yaml)
         lines += ["", reproduce.read_text(encoding="utf-8").strip()]
-    lines += ["", "Submit: `plurieval leaderboard submit RUN_DIR --board leaderboards/"
-              f"{spec.benchmark} --submitter NAME`, then open a pull request; CI runs "
+    lines += ["", f"Submit: `plurieval leaderboard submit RUN_DIR --board {board_path(board)} "
+              "--submitter NAME`, then open a pull request; CI runs "
               "`plurieval leaderboard validate` on the new entry.", ""]
     return "\n".join(lines)
 
