@@ -181,3 +181,18 @@ def test_public_manifest_drops_machine_local_paths():
     assert converted == {"source": "$PLURIEVAL_CACHE_DIR/models/m1"}
     kept = public_manifest({"tracking": {"uri": "https://mlflow.example.org"}})
     assert kept["tracking"]["uri"] == "https://mlflow.example.org"
+
+
+def test_public_manifest_relativises_the_output_and_data_folders(tmp_path, monkeypatch):
+    from plurieval.leaderboard.submit import public_manifest
+
+    data = tmp_path / "shared" / "data"
+    (data / "litex").mkdir(parents=True)
+    monkeypatch.setenv("PLURIEVAL_DATA_DIR", str(data))
+    out = public_manifest({"config": {"output_dir": "/home/me/big-disk/runs", "seed": 0},
+                           "datasets": [{"source": str(data / "litex" / "a.jsonl")}, {"source": "/data/elsewhere"},
+                                        {"source": "../shared/data/litex/a.jsonl"}]})
+    assert out["config"] == {"output_dir": "runs", "seed": 0}
+    assert [d["source"] for d in out["datasets"]] == ["$PLURIEVAL_DATA_DIR/litex/a.jsonl", "/data/elsewhere",
+                                                      "../shared/data/litex/a.jsonl"]
+    assert public_manifest({"config": {"output_dir": "runs"}})["config"]["output_dir"] == "runs"

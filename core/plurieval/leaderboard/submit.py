@@ -140,7 +140,11 @@ def public_manifest(manifest: dict[str, Any]) -> dict[str, Any]:
             model["source"] = "$PLURIEVAL_CACHE_DIR/" + model["source"][len(root):]
     for ds in out.get("datasets") or []:
         if isinstance(ds, dict) and isinstance(ds.get("source"), str):
-            ds["source"] = _package_relative(ds["source"])
+            ds["source"] = _data_relative(_package_relative(ds["source"]))
+    config = out.get("config")
+    if isinstance(config, dict) and isinstance(config.get("output_dir"), str) and Path(config["output_dir"]).is_absolute():
+        # Where the submitter kept the run says nothing about it (not part of the config hash).
+        config["output_dir"] = Path(config["output_dir"]).name or "runs"
     tracking = out.get("tracking")
     if isinstance(tracking, dict) and not str(tracking.get("uri", "")).startswith(("http://", "https://")):
         tracking.pop("uri", None)
@@ -154,6 +158,21 @@ def public_manifest(manifest: dict[str, Any]) -> dict[str, Any]:
 
         config_tracking["uri"] = redact_uri(config_tracking["uri"])
     return out
+
+
+def _data_relative(source: str) -> str:
+    """A file under the shared data folder as ``$PLURIEVAL_DATA_DIR/rel`` (the folder differs
+    between machines; the data pin, not the path, identifies the data)."""
+    import os
+
+    root = os.environ.get("PLURIEVAL_DATA_DIR")
+    path = Path(source)
+    if not root or not path.is_absolute():
+        return source
+    try:
+        return "$PLURIEVAL_DATA_DIR/" + path.resolve().relative_to(Path(root).resolve()).as_posix()
+    except ValueError:
+        return source
 
 
 def _package_relative(source: str) -> str:
