@@ -19,7 +19,7 @@ import json
 import logging
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -138,6 +138,17 @@ class ResultsFile:
         for key, row in self._rows.items():
             if key.startswith(prefix):
                 yield row
+
+    def forget(self, keys: Iterable[str]) -> None:
+        """Drop the records of ``keys`` so they are computed again (the file is rewritten
+        atomically without them)."""
+        drop = set(keys)
+        self._fh.close()
+        self._rows = {k: r for k, r in self._rows.items() if k not in drop}
+        for row in self._rows.values():
+            row.pop(CHECKSUM, None)
+        self._write_all(list(self._rows.values()))
+        self._fh = open(self.path, "a", encoding="utf-8")
 
     def rewrite(self, rows: list[dict[str, Any]]) -> None:
         """Replace the file atomically (used once at the end to add per-example scores)."""

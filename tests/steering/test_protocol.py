@@ -186,3 +186,27 @@ def test_side_effects_measure_each_chosen_intervention_on_another_benchmarks_pro
         assert score["steered"] == pytest.approx(mean_steered) and score["unsteered"] == pytest.approx(mean_base)
         assert score["difference"] == pytest.approx(mean_steered - mean_base)
         assert score["ci_low"] <= score["difference"] <= score["ci_high"]
+
+
+def test_resume_regenerates_rows_recorded_without_a_score_the_run_now_computes(tiny_folder, tmp_path, caplog):
+    # A run recorded by an older version, before a metric joined the benchmark (PolyRefuse's
+    # degenerate_rate did): its rows lack that score. Resuming generates and scores them again
+    # instead of failing the summary on the missing key.
+    from plurieval.results import encode_record
+
+    first = execute(_clas(tiny_folder, tmp_path), get_host())
+    (first.run_dir / "summary.json").unlink()
+    touched = 0
+    for path in [first.run_dir / "results.jsonl", *sorted((first.run_dir / "conditions").glob("*.jsonl"))]:
+        rows = [json.loads(line) for line in path.read_text().splitlines()]
+        for row in rows:
+            row.pop("checksum", None)
+            touched += row["scores"].pop("relevance", None) is not None
+        path.write_text("".join(encode_record(r) for r in rows))  # sound records, checksums and all
+    assert touched > 0
+    with caplog.at_level("WARNING", logger="plurieval"):
+        again = execute(_clas(tiny_folder, tmp_path), get_host())
+    assert again.resumed and "lack the score(s) relevance" in caplog.text
+    for key in ("metrics", "per_language"):
+        assert again.summary[key] == first.summary[key]
+    assert all("relevance" in json.loads(line)["scores"] for line in (first.run_dir / "results.jsonl").open())

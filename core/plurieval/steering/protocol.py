@@ -28,6 +28,7 @@ choice was saved (``units/<unit>.json``) skips its selection.
 from __future__ import annotations
 
 import json
+import logging
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -342,8 +343,6 @@ class SteeringLoop:
             try:
                 acts = ActivationSet.load(path)
             except (ValueError, KeyError, OSError) as err:  # a damaged store is recomputed, never trusted
-                import logging
-
                 logging.getLogger("plurieval").warning("activation store %s unreadable (%s); skipped", path, err)
                 continue
             if covers(acts, request, layers):
@@ -374,11 +373,29 @@ class SteeringLoop:
 
     # --- test conditions ----------------------------------------------------------------------------
 
+    def _forget_rows_missing_scores(self, conditions: Sequence[Condition]) -> None:
+        """A resumed run's recorded rows count only when they carry every metric the run scores
+        now: a row recorded before a metric joined the benchmark is generated and scored again
+        (with a warning), rather than failing the summary on the missing score."""
+        names = [m.name for m in self.metrics]
+        for cond in conditions:
+            f = self.file(cond.name)
+            stale = [k for k in cond.keys if f.done(k) and any(n not in (f.get(k).get("scores") or {}) for n in names)]
+            if stale:
+                missing = sorted({n for k in stale for n in names if n not in (f.get(k).get("scores") or {})})
+                logging.getLogger("plurieval").warning(
+                    "%s: %d recorded row(s) of condition %r lack the score(s) %s this run computes (recorded "
+                    "by an older version); they are generated and scored again", f.path, len(stale), cond.name,
+                    ", ".join(missing))
+                f.forget(stale)
+
+
     def test(self, conditions: Sequence[Condition], unit: SteeringUnit | None,
              settings: Mapping[str, Any] | None = None, *, label: str = "test") -> dict[str, list[dict[str, Any]]]:
         """Generate (one ``generate_rows`` call) and score the rows of ``conditions`` that are not
         recorded yet, as progress stages ``label`` and ``label: scoring``; returns the new rows
         per condition (each with its ``key``)."""
+        self._forget_rows_missing_scores(conditions)
         todo = [(c, i) for c in conditions for i, k in enumerate(c.keys) if not self.file(c.name).done(k)]
         if not todo:
             return {}
