@@ -196,3 +196,5 @@ def test_public_manifest_relativises_the_output_and_data_folders(tmp_path, monke
     assert [d["source"] for d in out["datasets"]] == ["$PLURIEVAL_DATA_DIR/litex/a.jsonl", "/data/elsewhere",
                                                       "../shared/data/litex/a.jsonl"]
     assert public_manifest({"config": {"output_dir": "runs"}})["config"]["output_dir"] == "runs"
+    ivs = public_manifest({"interventions": [{"path": "/home/me/runs/r1/artifacts/intervention_de"}]})
+    assert ivs["interventions"] == [{"path": "artifacts/intervention_de"}]

@@ -141,6 +141,11 @@ def public_manifest(manifest: dict[str, Any]) -> dict[str, Any]:
     for ds in out.get("datasets") or []:
         if isinstance(ds, dict) and isinstance(ds.get("source"), str):
             ds["source"] = _data_relative(_package_relative(ds["source"]))
+    for iv in out.get("interventions") or []:
+        if isinstance(iv, dict) and isinstance(iv.get("path"), str) and Path(iv["path"]).is_absolute():
+            parts = Path(iv["path"]).parts  # a saved intervention: relative to its run directory
+            if "artifacts" in parts:
+                iv["path"] = "/".join(parts[len(parts) - 1 - parts[::-1].index("artifacts"):])
     config = out.get("config")
     if isinstance(config, dict) and isinstance(config.get("output_dir"), str) and Path(config["output_dir"]).is_absolute():
         # Where the submitter kept the run says nothing about it (not part of the config hash).
