@@ -389,7 +389,6 @@ class SteeringLoop:
                     ", ".join(missing))
                 f.forget(stale)
 
-
     def test(self, conditions: Sequence[Condition], unit: SteeringUnit | None,
              settings: Mapping[str, Any] | None = None, *, label: str = "test") -> dict[str, list[dict[str, Any]]]:
         """Generate (one ``generate_rows`` call) and score the rows of ``conditions`` that are not
