@@ -129,7 +129,7 @@ def peer_arms(lm: LanguageModel, vector: torch.Tensor, layer: int, settings: dic
 
         nn_model = NNModel(lm.hf, tokenizer=lm.tokenizer)
         layers = nn_model.model.layers
-        ids, mask = lm._pad(lm.encode(PROMPTS))
+        ids, mask = lm.pad_left(lm.encode(PROMPTS))
 
         def nnsight_arm():
             with nn_model.generate({"input_ids": ids, "attention_mask": mask}, max_new_tokens=settings["max_new_tokens"],
@@ -150,7 +150,7 @@ def bench_extraction(lm: LanguageModel, layer: int, repeats: int) -> None:
         return lm.extract(PROMPTS, [point], reduce="last", batch_size=len(PROMPTS))[point]
 
     def hidden_states(**kw):
-        ids, mask = lm._pad(lm.encode(PROMPTS))
+        ids, mask = lm.pad_left(lm.encode(PROMPTS))
         with torch.inference_mode():
             out = lm.hf(input_ids=ids, attention_mask=mask, position_ids=lm._position_ids(mask),
                         output_hidden_states=True, use_cache=False, **kw)

@@ -91,7 +91,7 @@ def hf_generate(lm: LanguageModel, prompts: list[str], iv, max_new_tokens: int) 
 
     cfg = GenerationConfig(max_new_tokens=max_new_tokens, do_sample=False, pad_token_id=lm.pad_token_id,
                            eos_token_id=lm.eos_token_ids, temperature=None, top_p=None, top_k=None)
-    ids, mask = lm._pad(lm.encode(prompts))
+    ids, mask = lm.pad_left(lm.encode(prompts))
     with torch.inference_mode(), lm.steer(iv), lm._prompt_len(ids.shape[1]):
         seqs = lm.hf.generate(input_ids=ids, attention_mask=mask, generation_config=cfg)
     out = []

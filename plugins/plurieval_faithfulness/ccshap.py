@@ -46,7 +46,6 @@ import numpy as np
 from plurieval.api import DataError
 from plurieval_faithfulness.consistency import SelfTest, _items
 from plurieval_faithfulness.items import predicted
-from plurieval_faithfulness.lm_resources import left_padded
 from plurieval_faithfulness.selfexp import Answer, render
 
 EXACT_MAX_PLAYERS = 12
@@ -168,7 +167,7 @@ def continuation_logprobs(model: Any, texts: Sequence[str], continuation: Sequen
     for b in range(0, len(heads), batch_size):
         seqs = [h + tail for h in heads[b:b + batch_size]]
         width = max(len(s) for s in seqs)
-        ids, mask = left_padded(model, seqs)
+        ids, mask = model.pad_left(seqs)
         with torch.inference_mode():
             logits = model.hf(input_ids=ids, attention_mask=mask, position_ids=(mask.cumsum(-1) - 1).clamp(min=0),
                               use_cache=False, logits_to_keep=len(tail) + 1).logits

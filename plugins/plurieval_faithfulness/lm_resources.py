@@ -110,20 +110,6 @@ class LMSimulator:
         return out
 
 
-def left_padded(model: Any, seqs: Sequence[Sequence[int]]) -> tuple[Any, Any]:
-    """``input_ids`` and ``attention_mask`` of token sequences left-padded to the longest, on the
-    model's device (the layout every last-position read here assumes)."""
-    import torch
-
-    width = max(len(s) for s in seqs)
-    ids = torch.full((len(seqs), width), model.pad_token_id, dtype=torch.long)
-    mask = torch.zeros((len(seqs), width), dtype=torch.long)
-    for i, s in enumerate(seqs):
-        ids[i, width - len(s):] = torch.tensor(list(s), dtype=torch.long)
-        mask[i, width - len(s):] = 1
-    return ids.to(model.device), mask.to(model.device)
-
-
 def _separator(tok: Any) -> int:
     """The token a text is conditioned on: the document separator <|endoftext|>, else BOS, else EOS."""
     vocab = tok.get_vocab()
@@ -160,7 +146,7 @@ class ReferenceLM:
         for b in range(0, len(seqs), batch_size):
             chunk = seqs[b:b + batch_size]
             width = max(len(s) for s in chunk)
-            ids, mask = left_padded(model, chunk)
+            ids, mask = model.pad_left(chunk)
             with torch.inference_mode():
                 logits = model.hf(input_ids=ids, attention_mask=mask, position_ids=(mask.cumsum(-1) - 1).clamp(min=0),
                                   use_cache=False).logits

@@ -83,7 +83,7 @@ def planted_model(seed: int = 0, steps: int = 150) -> LanguageModel:
         hf.train()
         for _step in range(steps):
             idx = torch.randint(0, len(train), (32,))
-            ids, mask = lm._pad([encoded[i] for i in idx.tolist()])
+            ids, mask = lm.pad_left([encoded[i] for i in idx.tolist()])
             pos = (mask.cumsum(-1) - 1).clamp(min=0)
             logits = hf(input_ids=ids, attention_mask=mask, position_ids=pos, logits_to_keep=1).logits[:, -1]
             loss = torch.nn.functional.cross_entropy(logits, answers[idx])

@@ -89,7 +89,7 @@ def test_load_hf_from_a_local_folder(saved_folder, tmp_path, monkeypatch):
     monkeypatch.setenv("PLURIEVAL_CACHE_DIR", str(tmp_path / "cache"))
     lm = load_hf(str(saved_folder), dtype="float32")
     ref = tiny_hf_model("llama", seed=4)
-    ids, mask = lm._pad(lm.encode(PROMPTS))
+    ids, mask = lm.pad_left(lm.encode(PROMPTS))
     with torch.inference_mode():
         torch.testing.assert_close(lm._forward(ids, mask).logits, ref(input_ids=ids, attention_mask=mask,
                                    position_ids=lm._position_ids(mask)).logits)

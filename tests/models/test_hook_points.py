@@ -9,7 +9,7 @@ PROMPTS = ["The quick brown fox", "Hi", "Steering vectors are added to the resid
 
 
 def _hidden_states(lm, prompts):
-    ids, mask = lm._pad(lm.encode(prompts))
+    ids, mask = lm.pad_left(lm.encode(prompts))
     with torch.inference_mode():
         out = lm.hf(input_ids=ids, attention_mask=mask, position_ids=lm._position_ids(mask), output_hidden_states=True)
     return out.hidden_states, mask

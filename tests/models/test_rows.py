@@ -52,7 +52,7 @@ def _hf_generate(lm, prompts, iv, max_new_tokens, use_cache=True):
 
     cfg = GenerationConfig(max_new_tokens=max_new_tokens, do_sample=False, pad_token_id=lm.pad_token_id,
                            eos_token_id=lm.eos_token_ids, use_cache=use_cache, temperature=None, top_p=None, top_k=None)
-    ids, mask = lm._pad(lm.encode(prompts))
+    ids, mask = lm.pad_left(lm.encode(prompts))
     with torch.inference_mode(), lm.steer(iv), lm._prompt_len(ids.shape[1]):
         seqs = lm.hf.generate(input_ids=ids, attention_mask=mask, generation_config=cfg)
     out = []

@@ -222,8 +222,9 @@ class LanguageModel:
         return [self._encode_one(self.format_prompt(p, chat=chat, system=system), special=not templated)
                 for p in prompts]
 
-    def _pad(self, seqs: Sequence[Sequence[int]]) -> tuple[torch.Tensor, torch.Tensor]:
-        """Left-pad to the longest sequence → ``input_ids``, ``attention_mask`` on the model device."""
+    def pad_left(self, seqs: Sequence[Sequence[int]]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Left-pad token sequences to the longest → ``input_ids``, ``attention_mask`` on the model
+        device (the layout every last-position read assumes)."""
         if any(len(s) == 0 for s in seqs):
             raise PluriError("empty prompt: every prompt needs at least one token")
         width = max(len(s) for s in seqs)
@@ -404,7 +405,7 @@ class LanguageModel:
         size = self._batch_size(batch_size, encoded, max_new_tokens)
         out: list[Generation | None] = [None] * len(prompts)
         for idx in _batches(encoded, size):
-            ids, mask = self._pad(_pick(encoded, idx))
+            ids, mask = self.pad_left(_pick(encoded, idx))
             with self._prompt_len(ids.shape[1]), self._steer_rows(_pick(per_row, idx)) as rows:
                 results = decode(self.hf, ids, mask, max_new_tokens=int(max_new_tokens),
                                  eos_token_ids=self.eos_token_ids, sampling=sampling,
@@ -430,7 +431,7 @@ class LanguageModel:
         per_row = self._per_row(len(encoded), intervention, interventions)
         out: torch.Tensor | None = None
         for idx in _batches(encoded, self._batch_size(batch_size, encoded)):
-            ids, mask = self._pad(_pick(encoded, idx))
+            ids, mask = self.pad_left(_pick(encoded, idx))
             with self._prompt_len(None), self._steer_rows(_pick(per_row, idx)):
                 logits = self._forward(ids, mask, logits_to_keep=1).logits[:, -1]
             logp = torch.log_softmax(logits.float(), dim=-1).cpu()
@@ -460,7 +461,7 @@ class LanguageModel:
             width = max((len(x) for x in full), default=1)
             size = max(1, min(size, BATCH_MEMORY_BYTES // max(1, width * self.hf.config.vocab_size * 8)))
         for idx in _batches(full, size):
-            ids, mask = self._pad(_pick(full, idx))
+            ids, mask = self.pad_left(_pick(full, idx))
             with self._prompt_len(None), self._steer_rows(_pick(per_row, idx)):
                 logp = torch.log_softmax(self._forward(ids, mask).logits.float(), dim=-1)
             width = ids.shape[1]
@@ -502,7 +503,7 @@ class LanguageModel:
         per_row = self._per_row(len(encoded), intervention, interventions)
         rows: dict[str, list[Any]] = {p: [None] * len(encoded) for p in points}
         for idx in _batches(encoded, self._batch_size(batch_size, encoded)):
-            ids, mask = self._pad(_pick(encoded, idx))
+            ids, mask = self.pad_left(_pick(encoded, idx))
             with self._steer_rows(_pick(per_row, idx)):
                 captured = self._run_capture(ids, mask, parsed, deepest)
             lengths = mask.sum(-1).tolist()
