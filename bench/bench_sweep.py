@@ -7,8 +7,9 @@
 Parts:
   sweep     (a) a CLaS-Bench-sized grid for one target language (5 layers × 3 strengths × 8
             selection prompts, 48 new tokens, DiffMean directions fitted on the shipped sample)
-            as heterogeneous batches vs setting by setting with transformers' ``generate`` at
-            batch 8 float32 (what peer libraries do), in generated tokens per second;
+            as heterogeneous batches (one lane, then one lane per torch thread) vs setting by
+            setting with transformers' ``generate`` at batch 8 float32 (what peer libraries
+            do), in generated tokens per second;
   scoring   (b) PolyRefuse-style candidate scoring: next-token log-probabilities under the
             directional ablation of each of many candidate directions, per-row-intervention
             batches vs one candidate at a time (batch 8);
@@ -135,15 +136,17 @@ def sweep_arms(tiny: bool, tokens: int, bf16: bool = False) -> tuple[dict, dict]
     def peer():
         return [row for s in settings for row in hf_generate(lm32, prompts, s, tokens)]
 
-    def rows(lm):
-        return lambda: [g.token_ids for g in lm.generate(grid_prompts, interventions=grid_ivs, max_new_tokens=tokens)]
+    def rows(lm, lanes=1):
+        return lambda: [g.token_ids for g in lm.generate(grid_prompts, interventions=grid_ivs, max_new_tokens=tokens,
+                                                         lanes=lanes)]
 
     # warm-up (first calls initialise kernels): a few tokens through every path, so the timed
     # rounds need no warm-up round of their own (one round of the grid takes minutes)
     hf_generate(lm32, prompts, settings[0], 2)
     for lm in (lm32, lm16) if lm16 is not None else (lm32,):
         lm.generate(prompts[:2], interventions=settings[:2], max_new_tokens=2)
-    arms = {"peer-f32-b8": peer, "rows-f32": rows(lm32)}
+    lanes = max(2, torch.get_num_threads())
+    arms = {"peer-f32-b8": peer, "rows-f32": rows(lm32), f"rows-f32-{lanes}lanes": rows(lm32, lanes)}
     if lm16 is not None:
         arms["rows-bf16"] = rows(lm16)
     info = {"settings": len(settings), "prompts": len(prompts), "rows": len(grid_prompts),

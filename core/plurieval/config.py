@@ -125,6 +125,9 @@ class RunConfig(BaseModel):
     batch_size: int | None = Field(
         None, ge=1, description="rows per model batch; None (default): chosen from a memory bound, the same on every "
                                 "machine (64 rows for the default model; docs/speed.md)")
+    decode_lanes: int | None = Field(
+        None, ge=1, description="batches decoded at once, one CPU thread each; None (default): torch's thread "
+                                "count. Speed only: the generated tokens are the same for any value (docs/speed.md)")
     output_dir: Path = Path("runs")
     cache: bool = True
     tracking: TrackingConfig = Field(default_factory=TrackingConfig)

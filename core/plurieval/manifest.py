@@ -22,7 +22,7 @@ MANIFEST_VERSION = 1
 
 # Run-config fields that change where or how a run is reported, never what it computes: left
 # out of the config digest, which names the run directory and is the manifest's config_hash.
-NON_SEMANTIC_FIELDS = frozenset({"output_dir", "tracking", "cache"})
+NON_SEMANTIC_FIELDS = frozenset({"output_dir", "tracking", "cache", "decode_lanes"})  # where and how fast, not what
 
 
 # Fields added after runs were first made: left out while unset, so older configs keep their
@@ -176,7 +176,7 @@ class BenchmarkInfo(_Open):
 
 
 class ModelInfo(_Open):
-    """``LanguageModel.describe()`` plus the batch size the run used."""
+    """``LanguageModel.describe()`` plus the batch size and decoding lanes the run used."""
 
     id: str | None = None
     revision: str | None = None
@@ -186,6 +186,7 @@ class ModelInfo(_Open):
     quantization: str | None = None
     num_parameters: int | None = None
     batch_size: int | None = None
+    decode_lanes: int | None = None
 
 
 class DatasetEntry(_Open):

@@ -203,6 +203,8 @@ class Inference:
         one batch). Served from the content-addressed cache per (prompt, intervention,
         settings) when the run config allows it; rows count in the run's progress."""
         settings.setdefault("batch_size", self.config.batch_size)
+        if self.config.decode_lanes is not None and accepts(self.model.generate, "lanes"):
+            settings.setdefault("lanes", self.config.decode_lanes)
         if settings.get("seed") is not None:  # the manifest lists every sampling seed used
             self.provenance.note_generation_seed(settings["seed"])
         prompts = list(prompts)

@@ -153,9 +153,13 @@ def _execute_locked(config: RunConfig, host: Any, components: dict[str, Any], be
 
 
 def _record_model(ctx: RunContext) -> None:
-    """Put ``model.describe()`` (+ batch size) into the manifest once the model is loaded."""
+    """Put ``model.describe()`` (+ batch size, decoding lanes) into the manifest once the model
+    is loaded."""
     if ctx.model_loaded:
-        ctx.provenance.manifest["model"] = {**ctx.model_description(), "batch_size": ctx.config.batch_size}
+        from plurieval.models.lanes import lanes_for
+
+        ctx.provenance.manifest["model"] = {**ctx.model_description(), "batch_size": ctx.config.batch_size,
+                                            "decode_lanes": lanes_for(ctx.config.decode_lanes)}
 
 
 def execute_run(data: dict[str, Any], *, force: bool = False, source: str = "run config") -> RunOutcome:

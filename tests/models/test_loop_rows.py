@@ -103,12 +103,17 @@ def test_a_clasbench_run_is_one_batch_per_grid_and_equals_the_per_intervention_p
     # each target's whole selection grid (2 layers × 2 strengths × 3 dev questions) is one call
     grids = [c for c in calls if c["settings"] == 4]
     assert len(grids) == 2 and all(c["rows"] == 12 for c in grids), calls
-    # every stage of the run reports its rows (not a terminal: one line per stage)
-    for line in ("load: ", "extraction: ", "baseline: 2 rows in", "baseline: scoring: 4 rows in",
-                 "de: selection: 12 rows in", "de: test: 2 rows in", "de: test: scoring: 2 rows in",
-                 "fr: selection: 12 rows in"):
+    # the baselines and every target's test rows are one call after the selections:
+    # 2 baseline generations (scored under 2 baseline conditions: 4 rows) + 2 test rows per target
+    tests = [c for c in calls if c["rows"] != 12]
+    assert len(tests) == 1 and tests[0]["rows"] == 2 + 2 * 2, calls
+    # every stage of the run reports its rows (not a terminal: one line per stage), in order
+    lines = ("load: ", "extraction: ", "de: selection: 12 rows in", "fr: selection: 12 rows in",
+             "test: 6 rows in", "test: scoring: 8 rows in")
+    for line in lines:
         assert line in log, (line, log)
-    assert "(run: about" in log or "fr: test: scoring" in log
+    assert [log.index(line) for line in lines] == sorted(log.index(line) for line in lines)
+    assert "(run: about" in log
 
     monkeypatch.setattr(run_module, "ROW_BATCHING", False)
     calls.clear()

@@ -38,6 +38,7 @@ from plurieval.models.hooks import (
     point_order,
 )
 from plurieval.models.interventions import ChunkState, Intervention
+from plurieval.models.lanes import hook_count, lanes_for, run_in_lanes, share_weights
 from plurieval.models.rows import RowInterventions
 
 # The batch-size policy (see docs/speed.md for the measurements behind both numbers). It is a
@@ -105,6 +106,16 @@ def _batches(seqs: Sequence[Sequence[int]], size: int) -> Iterator[list[int]]:
         yield order[start:start + size]
 
 
+def _split_for_lanes(n: int, size: int, lanes: int) -> int:
+    """Rows per batch so that ``n`` rows fill a multiple of ``lanes`` batches of at most
+    ``size`` rows (90 rows, 64 per batch, 2 lanes: 2 × 45, not 64 + 26 with one lane idle)."""
+    if lanes <= 1 or n <= 1:
+        return size
+    batches = -(-n // max(1, size))
+    batches = -(-batches // lanes) * lanes
+    return max(1, -(-n // batches))
+
+
 def _pick(items: Sequence[Any], idx: list[int]) -> list[Any]:
     return [items[i] for i in idx]
 
@@ -134,6 +145,8 @@ class LanguageModel:
         self._chunk = ChunkState()
         self._steer_depth = 0
         self._tracker: Any = None
+        self._replicas: list[LanguageModel] = []
+        self._replica_key: Any = None
         tokenizer.padding_side = "left"
         if tokenizer.pad_token_id is None:
             tokenizer.pad_token = tokenizer.eos_token
@@ -334,6 +347,25 @@ class LanguageModel:
         with self._hooks((point, lambda x, p=point: rows.apply(p, x, chunk)) for point in rows.points()):
             yield rows
 
+    # --- decoding lanes ---------------------------------------------------------------------------
+
+    def lane_models(self, lanes: int) -> list[LanguageModel]:
+        """This model and ``lanes - 1`` weight-sharing replicas (:mod:`plurieval.models.lanes`),
+        made once and reused while the weights are the same tensors. Just this model while a
+        ``steer`` block or any other forward hook is attached to it (a replica would not carry
+        it), or while it trains."""
+        if lanes <= 1 or self._steer_depth or self.hf.training or hook_count(self.hf):
+            return [self]
+        key = tuple(id(t) for t in self.hf.parameters()) + tuple(id(t) for t in self.hf.buffers())
+        if key != self._replica_key:
+            self._replicas, self._replica_key = [], key
+        while len(self._replicas) < lanes - 1:
+            self._replicas.append(LanguageModel(
+                share_weights(self.hf), self.tokenizer, name=self.name, revision=self.revision,
+                weights_hash=self.weights_hash, quantization=self.quantization, source=self.source,
+                num_parameters=self._num_parameters, dtype=self._dtype))
+        return [self, *self._replicas[:lanes - 1]]
+
     # --- batch size -------------------------------------------------------------------------------
 
     def bytes_per_position(self) -> int:
@@ -347,20 +379,22 @@ class LanguageModel:
         working = 6 * self.hidden_size + 3 * self.d_mlp
         return (kv + working) * torch.empty((), dtype=self.dtype).element_size()
 
-    def batch_rows(self, positions: int) -> int:
+    def batch_rows(self, positions: int, lanes: int = 1) -> int:
         """Rows per batch for sequences of ``positions`` tokens (prompt + new tokens):
         :data:`DEFAULT_BATCH_ROWS`, fewer when rows × positions × :meth:`bytes_per_position`
-        would exceed :data:`BATCH_MEMORY_BYTES`. Depends on the model and lengths only."""
-        bound = BATCH_MEMORY_BYTES // max(1, int(positions) * self.bytes_per_position())
+        would exceed :data:`BATCH_MEMORY_BYTES` (shared by ``lanes`` batches in flight).
+        Depends on the model, the lengths and the lanes only."""
+        bound = BATCH_MEMORY_BYTES // max(1, int(lanes) * int(positions) * self.bytes_per_position())
         return int(max(1, min(DEFAULT_BATCH_ROWS, bound)))
 
-    def _batch_size(self, batch_size: int | None, encoded: Sequence[Sequence[int]], new_tokens: int = 0) -> int:
+    def _batch_size(self, batch_size: int | None, encoded: Sequence[Sequence[int]], new_tokens: int = 0,
+                    lanes: int = 1) -> int:
         if batch_size is not None:
             if int(batch_size) < 1:
                 raise PluriError(f"batch_size must be at least 1 (got {batch_size}); None chooses it")
             return int(batch_size)
         longest = max((len(e) for e in encoded), default=1)
-        return self.batch_rows(longest + int(new_tokens))
+        return self.batch_rows(longest + int(new_tokens), lanes)
 
     # --- generation -----------------------------------------------------------------------------
 
@@ -369,7 +403,8 @@ class LanguageModel:
                  temperature: float = 1.0, top_p: float = 1.0, seed: int | None = None,
                  batch_size: int | None = None, chat: bool = True, system: str | None = None,
                  intervention: Intervention | None = None, use_cache: bool = True,
-                 interventions: Interventions | None = None, progress: Progress | None = None) -> list[Generation]:
+                 interventions: Interventions | None = None, progress: Progress | None = None,
+                 lanes: int | None = None) -> list[Generation]:
         """Batched, left-padded generation; greedy unless ``do_sample``.
 
         ``intervention`` is applied to every row; ``interventions`` gives one per prompt
@@ -380,6 +415,8 @@ class LanguageModel:
         not depend on batch size or neighbours; without ``seed`` the global RNG picks the seeds.
         The global RNG is left untouched when ``seed`` is given. ``progress(n)`` is called after
         each batch with the number of rows it finished (e.g. ``RunProgress.advance``).
+        ``lanes`` batches decode at once, one per thread (:mod:`plurieval.models.lanes`; default
+        torch's thread count): a speed setting only, the tokens are the same for any count.
         """
         from plurieval.models.decoding import Sampling, decode, row_generators
 
@@ -402,15 +439,23 @@ class LanguageModel:
                 ranks.append(counts.get(id(iv), 0))
                 counts[id(iv)] = ranks[-1] + 1
             generators = row_generators(ranks, seed, self.device)
-        size = self._batch_size(batch_size, encoded, max_new_tokens)
+        models = self.lane_models(lanes_for(lanes))
+        size = self._batch_size(batch_size, encoded, max_new_tokens, lanes=len(models))
+        if batch_size is None:
+            size = _split_for_lanes(len(prompts), size, len(models))
+
+        def run_batch(model: LanguageModel, idx: list[int]) -> list[tuple[list[int], str]]:
+            ids, mask = model.pad_left(_pick(encoded, idx))
+            with model._prompt_len(ids.shape[1]), model._steer_rows(_pick(per_row, idx)) as rows:
+                return decode(model.hf, ids, mask, max_new_tokens=int(max_new_tokens),
+                              eos_token_ids=self.eos_token_ids, sampling=sampling,
+                              generators=_pick(generators, idx) if generators is not None else None,
+                              use_cache=use_cache, rows=rows)
+
         out: list[Generation | None] = [None] * len(prompts)
-        for idx in _batches(encoded, size):
-            ids, mask = self.pad_left(_pick(encoded, idx))
-            with self._prompt_len(ids.shape[1]), self._steer_rows(_pick(per_row, idx)) as rows:
-                results = decode(self.hf, ids, mask, max_new_tokens=int(max_new_tokens),
-                                 eos_token_ids=self.eos_token_ids, sampling=sampling,
-                                 generators=_pick(generators, idx) if generators is not None else None,
-                                 use_cache=use_cache, rows=rows)
+        batches = list(_batches(encoded, size))
+        for k, results in run_in_lanes(batches, run_batch, models):
+            idx = batches[k]
             for i, (new, reason) in zip(idx, results, strict=True):
                 text = self.tokenizer.decode(new, skip_special_tokens=True)
                 out[i] = Generation(prompt=prompts[i], text=text, token_ids=new,

@@ -9,14 +9,17 @@ yields. The loop does the rest, in this order:
    (``method.unsupported(task)``), before anything is computed;
 2. **extract once**: exactly what ``method.needs(task)`` asks for, one forward pass per fit
    prompt, stored (``OUTPUT/activations/<key>.safetensors``) and shared by later runs;
-3. **baselines**: the plan's unsteered conditions, generated and scored once;
-4. **units**, each independent (a target language, a direction language): fit
+3. **units**, each independent (a target language, a direction language): fit
    (``method.prepare``) → ``method.candidates`` → the benchmark's ``select`` (its selection
-   prompts go through ``ctx.generate_rows`` / ``ctx.next_token_scores`` in one call) → the
-   chosen candidate's test ``conditions`` → generate (one ``generate_rows`` call) → score with
-   the run's metrics → a :class:`UnitResult`; then **merge**: rows recorded, the choice and the
-   chosen intervention saved. A unit's result depends only on the config and seed, so units
-   can run elsewhere and be merged;
+   prompts go through ``ctx.generate_rows`` / ``ctx.next_token_scores`` in one call), the
+   choice recorded at once (``units/<unit>.json``) → the chosen candidate's test
+   ``conditions``;
+4. **test**: the plan's unsteered baselines and every unit's test conditions, generated in ONE
+   ``generate_rows`` call (a unit's ten test rows alone would be a batch too small to keep the
+   CPU busy) and scored with the run's metrics → a :class:`UnitResult` per unit; then
+   **merge**: rows recorded (baselines first, then unit by unit), the chosen interventions
+   saved. A unit's result depends only on the config and seed, so units can run elsewhere and
+   be merged;
 5. **side effects** (``RunConfig.side_effects``): each chosen intervention on another
    benchmark's probe prompts, against no intervention, with paired bootstrap intervals;
 6. **summary**: ``benchmark.summarize(outcome, ctx)``.
@@ -180,25 +183,21 @@ class SteeringLoop:
         return self.ctx.progress.stage(name, total_rows)
 
     def plan_units(self, done: UnitResult, remaining: Sequence[SteeringUnit]) -> None:
-        """After the first unit: expect every remaining unit to take as many rows (the run's ETA)."""
+        """After the first unit's selection: expect every remaining unit's selection to take as
+        many rows, and the test stage as many rows per unit (the run's ETA)."""
         rows = {s.name: max(s.total or 0, s.rows) for s in self.ctx.progress.stages
                 if s.name.startswith(f"{done.unit.name}: ")}
-        self.ctx.progress.plan({f"{u.name}: {k.split(': ', 1)[1]}": v for u in remaining for k, v in rows.items()})
+        planned = {f"{u.name}: {k.split(': ', 1)[1]}": v for u in remaining for k, v in rows.items()}
+        tests = sum(len(c.keys) for c in done.conditions) * (1 + len(remaining))
+        tests += sum(len(c.keys) for c in self.plan.baseline)
+        self.ctx.progress.plan({**planned, "test": tests, "test: scoring": tests})
 
     # --- the loop -------------------------------------------------------------------------------
 
     def run(self) -> SteeringOutcome:
         plan, ctx = self.plan, self.ctx
         acts, extraction = self.extract()
-        baseline = self.test(plan.baseline, unit=None, label="baseline") if plan.baseline else {}
-        self.merge_rows(baseline)
-        results: dict[str, UnitResult] = {}
-        for n, unit in enumerate(self.progress("units", plan.units, len(plan.units))):
-            result = self.run_unit(unit, acts)
-            self.merge(result)
-            results[unit.name] = result
-            if n == 0:
-                self.plan_units(result, plan.units[1:])
+        results = self.run_units(plan.units, acts, baseline=True)
         side = self.side_effects(results)
         ctx.progress.end_stage()
         conditions = list(plan.baseline) + [c for r in results.values() for c in r.conditions]
@@ -222,16 +221,31 @@ class SteeringLoop:
             raise PluriError(f"{self.bench_name}: no part {unknown[0]!r} in this run (parts: baseline, "
                              f"{', '.join(names)})")
         acts, _ = self.extract()
-        if "baseline" in parts and self.plan.baseline:
-            self.merge_rows(self.test(self.plan.baseline, unit=None, label="baseline"))
-        for unit in self.plan.units:
-            if unit.name in parts:
-                self.merge(self.run_unit(unit, acts))
+        self.run_units([u for u in self.plan.units if u.name in parts], acts, baseline="baseline" in parts)
         self.ctx.progress.end_stage()
         return {"metrics": {}, "parts": {"done": list(parts), "units": names}}
 
-    def run_unit(self, unit: SteeringUnit, acts: Any) -> UnitResult:
-        """Fit, select and test one unit; writes nothing (``merge`` records the result)."""
+    def run_units(self, units: Sequence[SteeringUnit], acts: Any, *, baseline: bool) -> dict[str, UnitResult]:
+        """Select every unit, then test them all (with the baselines, if ``baseline``) in one
+        call, and merge: the records are those of testing unit by unit, in the same order."""
+        chosen: list[UnitResult] = []
+        for n, unit in enumerate(self.progress("units", units, len(units))):
+            chosen.append(self.select_unit(unit, acts))
+            if n == 0:
+                self.plan_units(chosen[0], units[1:])
+        groups = [(None, list(self.plan.baseline))] if baseline and self.plan.baseline else []
+        groups += [(r.unit, r.conditions) for r in chosen]
+        tested = self.test_groups(groups, label="test")
+        if groups and groups[0][0] is None:
+            self.merge_rows(tested.pop(0))
+        for result, rows in zip(chosen, tested, strict=True):
+            result.rows = rows
+            self.merge(result)
+        return {r.unit.name: r for r in chosen}
+
+    def select_unit(self, unit: SteeringUnit, acts: Any) -> UnitResult:
+        """Fit and select one unit, and record its choice (a resumed run does not select it
+        again); the result carries the chosen candidate's test conditions, not yet run."""
         plan, ctx = self.plan, self.ctx
         state = self.method.prepare(acts, unit.contrast, plan.task)
         candidates = self.method.candidates(state, acts, unit.contrast, plan.task)
@@ -245,18 +259,17 @@ class SteeringLoop:
             if not 0 <= selection.index < len(candidates):
                 raise PluriError(f"{self.bench_name}: selection chose candidate {selection.index} of {len(candidates)}")
         chosen = candidates[selection.index]
-        conditions = self.benchmark.conditions(unit, chosen, plan, ctx)
-        return UnitResult(unit, candidates, chosen, selection, conditions,
-                          self.test(conditions, unit, label=f"{unit.name}: test"), resumed_choice=resumed)
+        result = UnitResult(unit, candidates, chosen, selection, self.benchmark.conditions(unit, chosen, plan, ctx),
+                            resumed_choice=resumed)
+        if not resumed:
+            ctx.records.write_json(f"units/{unit.name}.json",
+                                   {"unit": unit.name, "index": selection.index, "settings": chosen.settings,
+                                    "card": selection.card, "table": selection.table}, kind="table")
+        return result
 
     def merge(self, result: UnitResult) -> None:
-        """Record a unit's rows, its choice (``units/<unit>.json``) and its chosen intervention."""
-        ctx = self.ctx
-        if not result.resumed_choice:
-            ctx.records.write_json(f"units/{result.unit.name}.json",
-                                   {"unit": result.unit.name, "index": result.selection.index,
-                                    "settings": result.chosen.settings, "card": result.selection.card,
-                                    "table": result.selection.table}, kind="table")
+        """Record a unit's rows and save its chosen intervention (its choice is recorded when
+        it is made)."""
         self.save_intervention(result)
         self.merge_rows(result.rows)
 
@@ -394,26 +407,44 @@ class SteeringLoop:
         """Generate (one ``generate_rows`` call) and score the rows of ``conditions`` that are not
         recorded yet, as progress stages ``label`` and ``label: scoring``; returns the new rows
         per condition (each with its ``key``)."""
-        self._forget_rows_missing_scores(conditions)
-        todo = [(c, i) for c in conditions for i, k in enumerate(c.keys) if not self.file(c.name).done(k)]
+        return self.test_groups([(unit, conditions)], settings, label=label)[0]
+
+    def test_groups(self, groups: Sequence[tuple[SteeringUnit | None, Sequence[Condition]]],
+                    settings: Mapping[str, Any] | None = None, *, label: str = "test") -> list[dict[str, list[dict[str, Any]]]]:
+        """:meth:`test` for several ``(unit, conditions)`` groups at once: their rows share one
+        ``generate_rows`` call; returns each group's new rows per condition."""
+        for _, conditions in groups:
+            self._forget_rows_missing_scores(conditions)
+        todo = [(g, c, i) for g, (_, conds) in enumerate(groups) for c in conds
+                for i, k in enumerate(c.keys) if not self.file(c.name).done(k)]
+        results: list[dict[str, list[dict[str, Any]]]] = [{} for _ in groups]
         if not todo:
-            return {}
+            return results
         with self.stage(label):
-            gens = self.ctx.inference.generate_rows([c.examples[i].input for c, i in todo],
-                                                    [c.intervention for c, i in todo],
+            gens = self.ctx.inference.generate_rows([c.examples[i].input for _, c, i in todo],
+                                                    [c.intervention for _, c, i in todo],
                                                     **dict(settings if settings is not None else self.plan.settings))
         self.stage(f"{label}: scoring", total_rows=len(todo))
+        for g, (unit, conditions) in enumerate(groups):
+            results[g] = self._score_group(unit, conditions, [(j, c, i) for j, (h, c, i) in enumerate(todo) if h == g],
+                                           gens)
+        self.ctx.progress.end_stage()
+        return results
+
+    def _score_group(self, unit: SteeringUnit | None, conditions: Sequence[Condition],
+                     todo: Sequence[tuple[int, Condition, int]], gens: Sequence[Any]) -> dict[str, list[dict[str, Any]]]:
+        """Score one group's generated rows (``todo``: index into ``gens``, condition, example)."""
         out: dict[str, list[dict[str, Any]]] = {}
         for cond in conditions:
-            idx = [j for j, (c, _) in enumerate(todo) if c is cond]
-            if not idx:
+            picked = [(j, i) for j, c, i in todo if c is cond]
+            if not picked:
                 continue
-            examples = [cond.examples[todo[j][1]] for j in idx]
-            texts = [gens[j].text for j in idx]
+            examples = [cond.examples[i] for _, i in picked]
+            texts = [gens[j].text for j, _ in picked]
             scored = score_rows(self.ctx, self.metrics, examples, texts, cond.intervention)
             rows = []
-            for j, ex, text, (scores, details) in zip(idx, examples, texts, scored, strict=True):
-                row = {"key": cond.keys[todo[j][1]], "example_id": ex.id, "prediction": text, "reference": ex.target,
+            for (_, i), ex, text, (scores, details) in zip(picked, examples, texts, scored, strict=True):
+                row = {"key": cond.keys[i], "example_id": ex.id, "prediction": text, "reference": ex.target,
                        "metadata": {"method": self.method_name, "condition": cond.name,
                                     **(unit.metadata if unit else {}), **cond.metadata, **ex.metadata,
                                     **cond.settings},
@@ -423,7 +454,6 @@ class SteeringLoop:
                 rows.append(row)
             out[cond.name] = out.get(cond.name, []) + rows
             self.ctx.progress.advance(len(rows))
-        self.ctx.progress.end_stage()
         return out
 
     # --- side effects -------------------------------------------------------------------------------
