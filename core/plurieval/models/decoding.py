@@ -92,9 +92,13 @@ def new_cache(hf: torch.nn.Module) -> Any:
 def decode(hf: torch.nn.Module, ids: torch.Tensor, mask: torch.Tensor, *, max_new_tokens: int,
            eos_token_ids: Sequence[int], sampling: Sampling = Sampling(),
            generators: Sequence[torch.Generator] | None = None, use_cache: bool = True,
-           rows: Any = None, drop_fraction: float = 0.125) -> list[tuple[list[int], str]]:
+           rows: Any = None, drop_fraction: float = 0.125, cache: Any = None) -> list[tuple[list[int], str]]:
     """Generate up to ``max_new_tokens`` for each left-padded row; returns ``(new token ids up
     to and including EOS, "eos" | "length")`` per row, in input order.
+
+    ``cache``: a KV cache already holding the first ``mask.shape[1] - ids.shape[1]`` positions
+    of every row (a shared prompt prefix, :meth:`LanguageModel.generate`); ``mask`` then covers
+    those positions too and ``ids`` is the rest of the prompt.
 
     ``rows`` (a :class:`~plurieval.models.rows.RowInterventions`, hooks already attached) is
     told which rows remain whenever rows are dropped. Finished rows are dropped once they are at
@@ -108,13 +112,16 @@ def decode(hf: torch.nn.Module, ids: torch.Tensor, mask: torch.Tensor, *, max_ne
         return [([], "length") for _ in range(batch)]
     eos = torch.tensor(sorted(set(int(e) for e in eos_token_ids)) or [-1], device=ids.device)
     warpers = sampling.warpers()
-    cache = new_cache(hf) if use_cache else None
+    if cache is not None and not use_cache:
+        raise ValueError("decode: a prefilled cache needs use_cache=True")
+    if cache is None:
+        cache = new_cache(hf) if use_cache else None
     cache_kw = _cache_kwarg(hf)
     alive = torch.arange(batch, device=ids.device)  # batch row -> input row
     done = torch.zeros(batch, dtype=torch.bool, device=ids.device)  # finished, still in the batch
     positions = (mask.cumsum(-1) - 1).clamp(min=0)
     seq, attn = ids, mask
-    inputs, input_pos = ids, positions
+    inputs, input_pos = ids, positions[:, positions.shape[1] - ids.shape[1]:]
     for step in range(max_new_tokens):
         kwargs = {cache_kw: cache} if cache is not None else {}
         out = hf(input_ids=inputs, attention_mask=attn, position_ids=input_pos, use_cache=use_cache,

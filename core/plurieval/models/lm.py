@@ -66,6 +66,21 @@ class Generation:
     metadata: dict[str, Any] = field(default_factory=dict)
 
 
+MIN_SHARED_PREFIX = 8
+"""Shortest common prompt prefix worth computing once per setting (a chat template's system
+turn is 20-30 tokens)."""
+
+
+@dataclass(frozen=True)
+class SharedPrefix:
+    """The leading ``tokens`` every row of a batch has in common, the batch's distinct
+    ``settings`` and the setting of each row (``owner[row]``, an index into ``settings``)."""
+
+    tokens: list[int]
+    settings: list[Any]
+    owner: list[int]
+
+
 class _StopForward(Exception):
     """Raised by an extraction hook once every requested point is captured (caught in extract)."""
 
@@ -366,6 +381,50 @@ class LanguageModel:
                 num_parameters=self._num_parameters, dtype=self._dtype))
         return [self, *self._replicas[:lanes - 1]]
 
+    # --- shared prompt prefixes --------------------------------------------------------------------
+
+    def _shared_prefix(self, seqs: Sequence[Sequence[int]],
+                       per_row: Sequence[Intervention | None]) -> SharedPrefix | None:
+        """``(prefix tokens, settings, setting of each row)`` when the rows' prompts share at
+        least :data:`MIN_SHARED_PREFIX` leading tokens and fewer settings than rows are in the
+        batch (the prefix is then computed once per setting); ``None`` otherwise. Every row
+        keeps at least one token of its own, so each row's first logits come from its own
+        forward pass."""
+        if len(seqs) < 2:
+            return None
+        first, shortest = seqs[0], min(len(s) for s in seqs)
+        n = 0
+        while n < shortest - 1 and all(s[n] == first[n] for s in seqs):
+            n += 1
+        if n < MIN_SHARED_PREFIX:
+            return None
+        index: dict[int, int] = {}
+        settings: list[Intervention | None] = []
+        owner = []
+        for iv in per_row:
+            if id(iv) not in index:
+                index[id(iv)] = len(settings)
+                settings.append(iv)
+            owner.append(index[id(iv)])
+        if len(settings) == len(seqs):
+            return None
+        return SharedPrefix(list(first[:n]), settings, owner)
+
+    def _prefill_prefix(self, shared: SharedPrefix) -> Any:
+        """The KV cache of the shared prefix under each setting, one row per batch row. Runs
+        inside the batch's ``_prompt_len`` (the prefix is prompt), with each setting's own
+        hooks, as the rows' full prompts would."""
+        from plurieval.models.decoding import _cache_kwarg, new_cache
+
+        ids = torch.tensor([shared.tokens] * len(shared.settings), device=self.device)
+        mask = torch.ones_like(ids)
+        cache = new_cache(self.hf)
+        with self._steer_rows(shared.settings):
+            self.hf(input_ids=ids, attention_mask=mask, position_ids=self._position_ids(mask), use_cache=True,
+                    logits_to_keep=1, **{_cache_kwarg(self.hf): cache})
+        cache.batch_select_indices(torch.tensor(shared.owner, device=self.device))
+        return cache
+
     # --- batch size -------------------------------------------------------------------------------
 
     def bytes_per_position(self) -> int:
@@ -404,7 +463,7 @@ class LanguageModel:
                  batch_size: int | None = None, chat: bool = True, system: str | None = None,
                  intervention: Intervention | None = None, use_cache: bool = True,
                  interventions: Interventions | None = None, progress: Progress | None = None,
-                 lanes: int | None = None) -> list[Generation]:
+                 lanes: int | None = None, share_prefix: bool = True) -> list[Generation]:
         """Batched, left-padded generation; greedy unless ``do_sample``.
 
         ``intervention`` is applied to every row; ``interventions`` gives one per prompt
@@ -417,6 +476,9 @@ class LanguageModel:
         each batch with the number of rows it finished (e.g. ``RunProgress.advance``).
         ``lanes`` batches decode at once, one per thread (:mod:`plurieval.models.lanes`; default
         torch's thread count): a speed setting only, the tokens are the same for any count.
+        ``share_prefix``: the prompt prefix that a batch's rows have in common (the chat
+        template's system turn) is computed once per setting, not once per row
+        (:meth:`_shared_prefix`); the tokens are the same either way.
         """
         from plurieval.models.decoding import Sampling, decode, row_generators
 
@@ -445,12 +507,19 @@ class LanguageModel:
             size = _split_for_lanes(len(prompts), size, len(models))
 
         def run_batch(model: LanguageModel, idx: list[int]) -> list[tuple[list[int], str]]:
-            ids, mask = model.pad_left(_pick(encoded, idx))
-            with model._prompt_len(ids.shape[1]), model._steer_rows(_pick(per_row, idx)) as rows:
-                return decode(model.hf, ids, mask, max_new_tokens=int(max_new_tokens),
-                              eos_token_ids=self.eos_token_ids, sampling=sampling,
-                              generators=_pick(generators, idx) if generators is not None else None,
-                              use_cache=use_cache, rows=rows)
+            seqs, ivs = _pick(encoded, idx), _pick(per_row, idx)
+            shared = model._shared_prefix(seqs, ivs) if use_cache and share_prefix else None
+            plen = len(shared.tokens) if shared is not None else 0
+            ids, mask = model.pad_left([s[plen:] for s in seqs])
+            if shared is not None:
+                mask = torch.cat([mask.new_ones(mask.shape[0], plen), mask], dim=-1)
+            with model._prompt_len(mask.shape[1]):
+                cache = model._prefill_prefix(shared) if shared is not None else None
+                with model._steer_rows(ivs) as rows:
+                    return decode(model.hf, ids, mask, max_new_tokens=int(max_new_tokens),
+                                  eos_token_ids=self.eos_token_ids, sampling=sampling,
+                                  generators=_pick(generators, idx) if generators is not None else None,
+                                  use_cache=use_cache, rows=rows, cache=cache)
 
         out: list[Generation | None] = [None] * len(prompts)
         batches = list(_batches(encoded, size))
