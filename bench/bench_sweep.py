@@ -7,9 +7,10 @@
 Parts:
   sweep     (a) a CLaS-Bench-sized grid for one target language (5 layers × 3 strengths × 8
             selection prompts, 48 new tokens, DiffMean directions fitted on the shipped sample)
-            as heterogeneous batches (one lane, then one lane per torch thread) vs setting by
-            setting with transformers' ``generate`` at batch 8 float32 (what peer libraries
-            do), in generated tokens per second;
+            as heterogeneous batches (one lane with whole prompts; + the shared prompt prefix;
+            + one decoding lane per torch thread) vs setting by setting with transformers'
+            ``generate`` at batch 8 float32 (what peer libraries do), in generated tokens per
+            second;
   scoring   (b) PolyRefuse-style candidate scoring: next-token log-probabilities under the
             directional ablation of each of many candidate directions, per-row-intervention
             batches vs one candidate at a time (batch 8);
@@ -136,9 +137,9 @@ def sweep_arms(tiny: bool, tokens: int, bf16: bool = False) -> tuple[dict, dict]
     def peer():
         return [row for s in settings for row in hf_generate(lm32, prompts, s, tokens)]
 
-    def rows(lm, lanes=1):
+    def rows(lm, lanes=1, share_prefix=True):
         return lambda: [g.token_ids for g in lm.generate(grid_prompts, interventions=grid_ivs, max_new_tokens=tokens,
-                                                         lanes=lanes)]
+                                                         lanes=lanes, share_prefix=share_prefix)]
 
     # warm-up (first calls initialise kernels): a few tokens through every path, so the timed
     # rounds need no warm-up round of their own (one round of the grid takes minutes)
@@ -146,7 +147,10 @@ def sweep_arms(tiny: bool, tokens: int, bf16: bool = False) -> tuple[dict, dict]
     for lm in (lm32, lm16) if lm16 is not None else (lm32,):
         lm.generate(prompts[:2], interventions=settings[:2], max_new_tokens=2)
     lanes = max(2, torch.get_num_threads())
-    arms = {"peer-f32-b8": peer, "rows-f32": rows(lm32), f"rows-f32-{lanes}lanes": rows(lm32, lanes)}
+    # the engine step by step: per-row settings in one call (one lane, every prompt whole), then
+    # the shared prompt prefix, then decoding lanes (the default of every call)
+    arms = {"peer-f32-b8": peer, "rows-f32": rows(lm32, 1, False), "rows-f32-prefix": rows(lm32, 1, True),
+            f"rows-f32-prefix-{lanes}lanes": rows(lm32, lanes, True)}
     if lm16 is not None:
         arms["rows-bf16"] = rows(lm16)
     info = {"settings": len(settings), "prompts": len(prompts), "rows": len(grid_prompts),
@@ -237,7 +241,9 @@ def bench_memory(tiny: bool, tokens: int, candidates: int, bf16: bool) -> dict:
     measured over the same base; ``before_arm_mb`` is the peak before the arm ran."""
     out = {}
     print("\n[memory] peak RSS of each arm, alone in a fresh process (the timing run's models loaded)")
-    names = [f"sweep:{a}" for a in ("peer-f32-b8", "rows-f32", *(("rows-bf16",) if bf16 else ()))]
+    lanes = max(2, torch.get_num_threads())
+    names = [f"sweep:{a}" for a in ("peer-f32-b8", "rows-f32", f"rows-f32-prefix-{lanes}lanes",
+                                    *(("rows-bf16",) if bf16 else ()))]
     names += [f"scoring:{a}" for a in ("one-at-a-time-f32-b8", "rows-f32", *(("rows-bf16",) if bf16 else ()))]
     for spec in names:
         cmd = [sys.executable, __file__, "--child", spec, "--tokens", str(tokens), "--candidates", str(candidates)]

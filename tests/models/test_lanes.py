@@ -127,6 +127,15 @@ def test_the_batch_plan_fills_every_lane():
     assert _split_for_lanes(90, 64, 1) == 64 and _split_for_lanes(1, 64, 4) == 64
 
 
+def test_the_memory_budget_is_shared_by_the_lanes(llama):
+    from plurieval.models import lm as lm_module
+
+    positions = 200_000
+    one, two = llama.batch_rows(positions), llama.batch_rows(positions, lanes=2)
+    assert 1 <= two < one
+    assert 2 * two * positions * llama.bytes_per_position() <= lm_module.BATCH_MEMORY_BYTES
+
+
 def test_progress_counts_every_row_on_the_callers_thread(llama):
     calls = []
     main = threading.get_ident()
