@@ -130,7 +130,7 @@ def test_the_batch_plan_fills_every_lane():
 def test_the_memory_budget_is_shared_by_the_lanes(llama):
     from plurieval.models import lm as lm_module
 
-    positions = 200_000
+    positions = 20_000  # tiny Llama: 3,840 bytes per position, so 1 GiB holds 13 rows of 20k (6 per lane of 2)
     one, two = llama.batch_rows(positions), llama.batch_rows(positions, lanes=2)
     assert 1 <= two < one
     assert 2 * two * positions * llama.bytes_per_position() <= lm_module.BATCH_MEMORY_BYTES
