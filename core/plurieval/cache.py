@@ -546,7 +546,7 @@ def cached_generate(cache: Cache, scope: CacheScope, model: Any, prompts: list[s
     ``settings["progress"]`` (optional) is told the rows served from the cache as well."""
     settings = dict(settings)
     ivs, per_row = _row_interventions(len(prompts), intervention, settings)
-    full = full_settings(model.generate, settings, skip=("prompts", "intervention", "interventions", "progress", "lanes", "self"))
+    full = full_settings(model.generate, settings, skip=("prompts", "intervention", "interventions", "progress", "lanes", "share_prefix", "self"))
     if full.get("do_sample"):
         full["sampler"] = "per-row-generators"  # samples drawn before this sampler are not reused
 

@@ -82,3 +82,35 @@ def test_when_a_prefix_is_shared(llama):
     # identical prompts: every row keeps its last token, so its first logits are its own
     same = llama.encode([SYSTEM] * 3)
     assert len(llama._shared_prefix(same, [None] * 3).tokens) == len(same[0]) - 1
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_next_token_logprobs_with_a_shared_prefix_equal_whole_prompts(arch):
+    lm = tiny_model(arch, seed=0)
+    prompts, ivs = _grid(lm)
+    whole = lm.next_token_logprobs(prompts, interventions=ivs, share_prefix=False)
+    shared = lm.next_token_logprobs(prompts, interventions=ivs)
+    assert torch.allclose(shared, whole, atol=1e-5, rtol=0), float((shared - whole).abs().max())
+    assert (whole.argmax(-1) == shared.argmax(-1)).all()
+    assert len({int(t) for t in whole.argmax(-1)}) > 3, "the settings changed little: the test proves less"
+
+
+def test_quantised_rows_keep_their_planned_batches(monkeypatch):
+    """Dynamic int8 quantises each Linear's whole input with one scale, so a row depends on
+    its batch: no shared prefix, and the batches are not re-cut for lanes."""
+    from plurieval.models.lm import LanguageModel
+    from plurieval.models.loading import quantize_int8
+
+    base = tiny_model("llama", seed=0)
+    lm = LanguageModel(quantize_int8(base.hf), base.tokenizer, name="tiny-int8", quantization="int8")
+    assert not lm.rows_independent and base.rows_independent
+    monkeypatch.setattr(lm, "_shared_prefix", lambda *a: pytest.fail("no prefix may be shared under int8"))
+    prompts = [SYSTEM + q for q in QUESTIONS]
+    sizes = []
+    from plurieval.models import decoding
+
+    real = decoding.decode
+    monkeypatch.setattr(decoding, "decode", lambda hf, ids, *a, **kw: sizes.append(ids.shape[0]) or real(hf, ids, *a, **kw))
+    lm.generate(prompts, max_new_tokens=3, lanes=2)
+    lm.next_token_logprobs(prompts)
+    assert sizes == [len(prompts)], "one batch, as planned without lanes"

@@ -35,3 +35,16 @@ def test_rows_of_a_mixed_batch_share_entries_with_each_setting_alone(host, tmp_p
     assert ctx.cache.stats.hits["activation"] == 2
     torch.testing.assert_close(again, acts[2:4])
     ctx.close()
+
+
+def test_speed_settings_are_not_part_of_a_generation_key(host, tmp_path):
+    """Decoding lanes and the shared prompt prefix change how fast, never what is generated:
+    a row generated with one lane and whole prompts is served to a call with two lanes and a
+    shared prefix (and the other way round)."""
+    ctx = _ctx(host, tmp_path)
+    prompts = ["A shared start, then one", "A shared start, then two"]
+    first = ctx.generate(prompts, max_new_tokens=5, chat=False, lanes=1, share_prefix=False)
+    again = ctx.generate(prompts, max_new_tokens=5, chat=False, lanes=2, share_prefix=True)
+    assert ctx.cache.stats.misses == {"generation": 2} and ctx.cache.stats.hits == {"generation": 2}
+    assert [g.token_ids for g in again] == [g.token_ids for g in first]
+    ctx.close()

@@ -384,6 +384,14 @@ class LanguageModel:
                 num_parameters=self._num_parameters, dtype=self._dtype))
         return [self, *self._replicas[:lanes - 1]]
 
+    @property
+    def rows_independent(self) -> bool:
+        """Whether a row's result is independent of the other rows of its batch, so that batches
+        may be cut and prefixes shared freely. Not under dynamic int8 quantisation (each
+        Linear quantises its whole input with one scale) nor other quantised weights, whose
+        kernels are not checked for it: their batches stay exactly as planned."""
+        return self.quantization == "none"
+
     # --- shared prompt prefixes --------------------------------------------------------------------
 
     def _shared_prefix(self, seqs: Sequence[Sequence[int]],
@@ -506,12 +514,13 @@ class LanguageModel:
             generators = row_generators(ranks, seed, self.device)
         models = self.lane_models(lanes_for(lanes))
         size = self._batch_size(batch_size, encoded, max_new_tokens, lanes=len(models))
-        if batch_size is None:
+        if batch_size is None and self.rows_independent:
             size = _split_for_lanes(len(prompts), size, len(models))
+        share_prefix = share_prefix and use_cache and self.rows_independent
 
         def run_batch(model: LanguageModel, idx: list[int]) -> list[tuple[list[int], str]]:
             seqs, ivs = _pick(encoded, idx), _pick(per_row, idx)
-            shared = model._shared_prefix(seqs, ivs) if use_cache and share_prefix else None
+            shared = model._shared_prefix(seqs, ivs) if share_prefix else None
             plen = len(shared.tokens) if shared is not None else 0
             ids, mask = model.pad_left([s[plen:] for s in seqs])
             if shared is not None:
@@ -541,16 +550,33 @@ class LanguageModel:
     @torch.inference_mode()
     def next_token_logprobs(self, prompts: Sequence[str], *, chat: bool = True, system: str | None = None,
                             intervention: Intervention | None = None, batch_size: int | None = None,
-                            interventions: Interventions | None = None, progress: Progress | None = None) -> torch.Tensor:
+                            interventions: Interventions | None = None, progress: Progress | None = None,
+                            share_prefix: bool = True) -> torch.Tensor:
         """``[n, vocab]`` float32 log-probabilities of the token after each prompt
-        (``interventions``: one per prompt, e.g. every candidate direction of a screen)."""
+        (``interventions``: one per prompt, e.g. every candidate direction of a screen).
+        ``share_prefix``: as in :meth:`generate`, a batch's common prompt prefix is computed
+        once per setting."""
+        from plurieval.models.decoding import _cache_kwarg
+
         encoded = self.encode(list(prompts), chat=chat, system=system)
         per_row = self._per_row(len(encoded), intervention, interventions)
         out: torch.Tensor | None = None
         for idx in _batches(encoded, self._batch_size(batch_size, encoded)):
-            ids, mask = self.pad_left(_pick(encoded, idx))
-            with self._prompt_len(None), self._steer_rows(_pick(per_row, idx)):
-                logits = self._forward(ids, mask, logits_to_keep=1).logits[:, -1]
+            seqs, ivs = _pick(encoded, idx), _pick(per_row, idx)
+            shared = self._shared_prefix(seqs, ivs) if share_prefix and self.rows_independent else None
+            with self._prompt_len(None):
+                if shared is None:
+                    ids, mask = self.pad_left(seqs)
+                    with self._steer_rows(ivs):
+                        logits = self._forward(ids, mask, logits_to_keep=1).logits[:, -1]
+                else:
+                    ids, mask = self.pad_left([s[len(shared.tokens):] for s in seqs])
+                    mask = torch.cat([mask.new_ones(mask.shape[0], len(shared.tokens)), mask], dim=-1)
+                    cache = self._prefill_prefix(shared)
+                    with self._steer_rows(ivs):
+                        logits = self.hf(input_ids=ids, attention_mask=mask, use_cache=True, logits_to_keep=1,
+                                         position_ids=self._position_ids(mask)[:, -ids.shape[1]:],
+                                         **{_cache_kwarg(self.hf): cache}).logits[:, -1]
             logp = torch.log_softmax(logits.float(), dim=-1).cpu()
             if out is None:
                 out = torch.empty(len(encoded), logp.shape[-1])
