@@ -210,3 +210,31 @@ def test_resume_regenerates_rows_recorded_without_a_score_the_run_now_computes(t
     for key in ("metrics", "per_language"):
         assert again.summary[key] == first.summary[key]
     assert all("relevance" in json.loads(line)["scores"] for line in (first.run_dir / "results.jsonl").open())
+
+
+def test_a_run_stopped_during_the_test_call_resumes_without_selecting_again(tiny_folder, tmp_path, monkeypatch):
+    """Every unit's choice is recorded when it is made, before the one test call of all units."""
+    from plurieval.steering.protocol import SteeringLoop
+    from plurieval_clasbench.benchmark import ClasBench
+
+    clean = execute(_clas(tiny_folder, tmp_path / "clean"), get_host())
+
+    def killed(*args, **kwargs):
+        raise KeyboardInterrupt("stopped during the tests")
+
+    with monkeypatch.context() as m:
+        m.setattr(SteeringLoop, "test_groups", killed)
+        with pytest.raises(KeyboardInterrupt):
+            execute(_clas(tiny_folder, tmp_path / "stopped"), get_host())
+    run_dir = tmp_path / "stopped" / clean.run_dir.name
+    assert sorted(p.name for p in (run_dir / "units").glob("*.json")) == ["de.json", "fr.json"]
+    assert not (run_dir / "results.jsonl").exists() or not (run_dir / "results.jsonl").read_text().strip()
+
+    def no_selection(*args, **kwargs):
+        raise AssertionError("a saved choice must not be selected again")
+
+    monkeypatch.setattr(ClasBench, "select", no_selection)
+    again = execute(_clas(tiny_folder, tmp_path / "stopped"), get_host())
+    assert again.resumed and again.run_dir == run_dir
+    for key in ("metrics", "per_language"):
+        assert again.summary[key] == clean.summary[key]

@@ -415,8 +415,15 @@ class SteeringLoop:
         ``generate_rows`` call; returns each group's new rows per condition."""
         for _, conditions in groups:
             self._forget_rows_missing_scores(conditions)
-        todo = [(g, c, i) for g, (_, conds) in enumerate(groups) for c in conds
-                for i, k in enumerate(c.keys) if not self.file(c.name).done(k)]
+        todo, seen = [], set()
+        for g, (_, conds) in enumerate(groups):
+            for c in conds:
+                for i, k in enumerate(c.keys):
+                    # a row two groups share (same condition and key) is made and recorded once,
+                    # as when the groups were tested one after another
+                    if (c.name, k) not in seen and not self.file(c.name).done(k):
+                        seen.add((c.name, k))
+                        todo.append((g, c, i))
         results: list[dict[str, list[dict[str, Any]]]] = [{} for _ in groups]
         if not todo:
             return results
