@@ -88,8 +88,8 @@ def test_when_a_prefix_is_shared(llama):
 def test_next_token_logprobs_with_a_shared_prefix_equal_whole_prompts(arch):
     lm = tiny_model(arch, seed=0)
     prompts, ivs = _grid(lm)
-    whole = lm.next_token_logprobs(prompts, interventions=ivs, share_prefix=False)
-    shared = lm.next_token_logprobs(prompts, interventions=ivs)
+    whole = lm.next_token_logprobs(prompts, interventions=ivs)  # the default: whole prompts
+    shared = lm.next_token_logprobs(prompts, interventions=ivs, share_prefix=True)
     assert torch.allclose(shared, whole, atol=1e-5, rtol=0), float((shared - whole).abs().max())
     assert (whole.argmax(-1) == shared.argmax(-1)).all()
     assert len({int(t) for t in whole.argmax(-1)}) > 3, "the settings changed little: the test proves less"
@@ -112,5 +112,5 @@ def test_quantised_rows_keep_their_planned_batches(monkeypatch):
     real = decoding.decode
     monkeypatch.setattr(decoding, "decode", lambda hf, ids, *a, **kw: sizes.append(ids.shape[0]) or real(hf, ids, *a, **kw))
     lm.generate(prompts, max_new_tokens=3, lanes=2)
-    lm.next_token_logprobs(prompts)
+    lm.next_token_logprobs(prompts, share_prefix=True)
     assert sizes == [len(prompts)], "one batch, as planned without lanes"
