@@ -270,8 +270,14 @@ class LanguageModel:
     def _position_ids(mask: torch.Tensor) -> torch.Tensor:
         return (mask.cumsum(-1) - 1).clamp(min=0)
 
-    def _forward(self, ids: torch.Tensor, mask: torch.Tensor, **kw: Any) -> Any:
-        return self.hf(input_ids=ids, attention_mask=mask, position_ids=self._position_ids(mask), use_cache=False, **kw)
+    def _forward(self, ids: torch.Tensor, mask: torch.Tensor, cache: Any = None, **kw: Any) -> Any:
+        """The model on ``ids``; ``mask`` covers the positions ``cache`` already holds too."""
+        if cache is None:
+            return self.hf(input_ids=ids, attention_mask=mask, position_ids=self._position_ids(mask), use_cache=False, **kw)
+        from plurieval.models.decoding import _cache_kwarg
+
+        return self.hf(input_ids=ids, attention_mask=mask, position_ids=self._position_ids(mask)[:, -ids.shape[1]:],
+                       use_cache=True, **{_cache_kwarg(self.hf): cache}, **kw)
 
     # --- hooks ----------------------------------------------------------------------------------
 
@@ -421,18 +427,25 @@ class LanguageModel:
             return None
         return SharedPrefix(list(first[:n]), settings, owner)
 
+    def _pad_rows(self, seqs: Sequence[Sequence[int]], shared: SharedPrefix | None) -> tuple[torch.Tensor, torch.Tensor]:
+        """``pad_left`` of the rows, without their shared prefix if there is one; the mask then
+        covers the prefix too (it sits before each row's padding, in the KV cache)."""
+        plen = len(shared.tokens) if shared is not None else 0
+        ids, mask = self.pad_left([s[plen:] for s in seqs])
+        if plen:
+            mask = torch.cat([mask.new_ones(mask.shape[0], plen), mask], dim=-1)
+        return ids, mask
+
     def _prefill_prefix(self, shared: SharedPrefix) -> Any:
         """The KV cache of the shared prefix under each setting, one row per batch row. Runs
         inside the batch's ``_prompt_len`` (the prefix is prompt), with each setting's own
         hooks, as the rows' full prompts would."""
-        from plurieval.models.decoding import _cache_kwarg, new_cache
+        from plurieval.models.decoding import new_cache
 
         ids = torch.tensor([shared.tokens] * len(shared.settings), device=self.device)
-        mask = torch.ones_like(ids)
         cache = new_cache(self.hf)
         with self._steer_rows(shared.settings):
-            self.hf(input_ids=ids, attention_mask=mask, position_ids=self._position_ids(mask), use_cache=True,
-                    logits_to_keep=1, **{_cache_kwarg(self.hf): cache})
+            self._forward(ids, torch.ones_like(ids), cache, logits_to_keep=1)
         cache.batch_select_indices(torch.tensor(shared.owner, device=self.device))
         return cache
 
@@ -521,10 +534,7 @@ class LanguageModel:
         def run_batch(model: LanguageModel, idx: list[int]) -> list[tuple[list[int], str]]:
             seqs, ivs = _pick(encoded, idx), _pick(per_row, idx)
             shared = model._shared_prefix(seqs, ivs) if share_prefix else None
-            plen = len(shared.tokens) if shared is not None else 0
-            ids, mask = model.pad_left([s[plen:] for s in seqs])
-            if shared is not None:
-                mask = torch.cat([mask.new_ones(mask.shape[0], plen), mask], dim=-1)
+            ids, mask = model._pad_rows(seqs, shared)
             with model._prompt_len(mask.shape[1]):
                 cache = model._prefill_prefix(shared) if shared is not None else None
                 with model._steer_rows(ivs) as rows:
@@ -560,27 +570,17 @@ class LanguageModel:
         which moves scores computed from them (PolyRefuse's ``refusal_score``) in the sixth
         digit, and recorded runs would no longer rerun to the same numbers. ``generate``
         shares by default because its tokens are identical either way."""
-        from plurieval.models.decoding import _cache_kwarg
-
         encoded = self.encode(list(prompts), chat=chat, system=system)
         per_row = self._per_row(len(encoded), intervention, interventions)
         out: torch.Tensor | None = None
         for idx in _batches(encoded, self._batch_size(batch_size, encoded)):
             seqs, ivs = _pick(encoded, idx), _pick(per_row, idx)
             shared = self._shared_prefix(seqs, ivs) if share_prefix and self.rows_independent else None
+            ids, mask = self._pad_rows(seqs, shared)
             with self._prompt_len(None):
-                if shared is None:
-                    ids, mask = self.pad_left(seqs)
-                    with self._steer_rows(ivs):
-                        logits = self._forward(ids, mask, logits_to_keep=1).logits[:, -1]
-                else:
-                    ids, mask = self.pad_left([s[len(shared.tokens):] for s in seqs])
-                    mask = torch.cat([mask.new_ones(mask.shape[0], len(shared.tokens)), mask], dim=-1)
-                    cache = self._prefill_prefix(shared)
-                    with self._steer_rows(ivs):
-                        logits = self.hf(input_ids=ids, attention_mask=mask, use_cache=True, logits_to_keep=1,
-                                         position_ids=self._position_ids(mask)[:, -ids.shape[1]:],
-                                         **{_cache_kwarg(self.hf): cache}).logits[:, -1]
+                cache = self._prefill_prefix(shared) if shared is not None else None
+                with self._steer_rows(ivs):
+                    logits = self._forward(ids, mask, cache, logits_to_keep=1).logits[:, -1]
             logp = torch.log_softmax(logits.float(), dim=-1).cpu()
             if out is None:
                 out = torch.empty(len(encoded), logp.shape[-1])
