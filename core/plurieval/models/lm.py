@@ -526,9 +526,11 @@ class LanguageModel:
                 counts[id(iv)] = ranks[-1] + 1
             generators = row_generators(ranks, seed, self.device)
         models = self.lane_models(lanes_for(lanes))
-        size = self._batch_size(batch_size, encoded, max_new_tokens, lanes=len(models))
-        if batch_size is None and self.rows_independent:
-            size = _split_for_lanes(len(prompts), size, len(models))
+        # batches of a model whose rows depend on their batch are planned as for one lane
+        planned_lanes = len(models) if self.rows_independent else 1
+        size = self._batch_size(batch_size, encoded, max_new_tokens, lanes=planned_lanes)
+        if batch_size is None:
+            size = _split_for_lanes(len(prompts), size, planned_lanes)
         share_prefix = share_prefix and use_cache and self.rows_independent
 
         def run_batch(model: LanguageModel, idx: list[int]) -> list[tuple[list[int], str]]:
