@@ -124,6 +124,11 @@ def cache_key(kind: str, **parts: Any) -> str:
     return content_hash({"format": CACHE_FORMAT, "kind": kind, **{k: describe_value(v) for k, v in parts.items()}})
 
 
+NOT_KEYED_SETTINGS = ("progress", "lanes", "share_prefix")
+"""``generate`` arguments that change how a row is computed or reported, never its tokens
+(decoding lanes and the shared prompt prefix are tested token for token): not in its key."""
+
+
 def full_settings(fn: Callable[..., Any], settings: dict[str, Any], skip: Sequence[str]) -> dict[str, Any]:
     """``settings`` with the function's own defaults filled in, so ``max_new_tokens=64`` passed
     explicitly and left at its default give the same key."""
@@ -546,7 +551,8 @@ def cached_generate(cache: Cache, scope: CacheScope, model: Any, prompts: list[s
     ``settings["progress"]`` (optional) is told the rows served from the cache as well."""
     settings = dict(settings)
     ivs, per_row = _row_interventions(len(prompts), intervention, settings)
-    full = full_settings(model.generate, settings, skip=("prompts", "intervention", "interventions", "progress", "lanes", "share_prefix", "self"))
+    full = full_settings(model.generate, settings, skip=("prompts", "intervention", "interventions", "self",
+                                                          *NOT_KEYED_SETTINGS))
     if full.get("do_sample"):
         full["sampler"] = "per-row-generators"  # samples drawn before this sampler are not reused
 

@@ -104,8 +104,10 @@ def test_quantised_rows_keep_their_planned_batches(monkeypatch):
     base = tiny_model("llama", seed=0)
     lm = LanguageModel(quantize_int8(base.hf), base.tokenizer, name="tiny-int8", quantization="int8")
     assert not lm.rows_independent and base.rows_independent
-    monkeypatch.setattr(lm, "_shared_prefix", lambda *a: pytest.fail("no prefix may be shared under int8"))
+    monkeypatch.setattr(lm, "_prefill_prefix", lambda *a: pytest.fail("no prefix may be shared under int8"))
     prompts = [SYSTEM + q for q in QUESTIONS]
+    assert lm._shared_prefix(lm.encode(prompts), [None] * len(prompts)) is None
+    assert base._shared_prefix(base.encode(prompts), [None] * len(prompts)) is not None
     sizes = []
     from plurieval.models import decoding
 

@@ -404,10 +404,11 @@ class LanguageModel:
                        per_row: Sequence[Intervention | None]) -> SharedPrefix | None:
         """``(prefix tokens, settings, setting of each row)`` when the rows' prompts share at
         least :data:`MIN_SHARED_PREFIX` leading tokens and fewer settings than rows are in the
-        batch (the prefix is then computed once per setting); ``None`` otherwise. Every row
+        batch (the prefix is then computed once per setting); ``None`` otherwise, and always
+        for a model whose rows depend on their batch (:attr:`rows_independent`). Every row
         keeps at least one token of its own, so each row's first logits come from its own
         forward pass."""
-        if len(seqs) < 2:
+        if len(seqs) < 2 or not self.rows_independent:
             return None
         first, shortest = seqs[0], min(len(s) for s in seqs)
         n = 0
@@ -531,7 +532,7 @@ class LanguageModel:
         size = self._batch_size(batch_size, encoded, max_new_tokens, lanes=planned_lanes)
         if batch_size is None:
             size = _split_for_lanes(len(prompts), size, planned_lanes)
-        share_prefix = share_prefix and use_cache and self.rows_independent
+        share_prefix = share_prefix and use_cache
 
         def run_batch(model: LanguageModel, idx: list[int]) -> list[tuple[list[int], str]]:
             seqs, ivs = _pick(encoded, idx), _pick(per_row, idx)
@@ -577,7 +578,7 @@ class LanguageModel:
         out: torch.Tensor | None = None
         for idx in _batches(encoded, self._batch_size(batch_size, encoded)):
             seqs, ivs = _pick(encoded, idx), _pick(per_row, idx)
-            shared = self._shared_prefix(seqs, ivs) if share_prefix and self.rows_independent else None
+            shared = self._shared_prefix(seqs, ivs) if share_prefix else None
             ids, mask = self._pad_rows(seqs, shared)
             with self._prompt_len(None):
                 cache = self._prefill_prefix(shared) if shared is not None else None
