@@ -47,7 +47,7 @@ def test_a_shared_prefix_gives_the_tokens_of_whole_prompts(arch, monkeypatch):
 
     prefills = []
     real = lm._prefill_prefix
-    monkeypatch.setattr(lm, "_prefill_prefix", lambda shared: prefills.append(shared) or real(shared))
+    monkeypatch.setattr(lm, "_prefill_prefix", lambda shared, capacity: prefills.append(shared) or real(shared, capacity))
     for batch_size in (None, 9):
         shared = lm.generate(prompts, interventions=ivs, max_new_tokens=10, batch_size=batch_size, lanes=1)
         assert [g.token_ids for g in shared] == [g.token_ids for g in whole], batch_size

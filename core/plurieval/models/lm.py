@@ -437,14 +437,14 @@ class LanguageModel:
             mask = torch.cat([mask.new_ones(mask.shape[0], plen), mask], dim=-1)
         return ids, mask
 
-    def _prefill_prefix(self, shared: SharedPrefix) -> Any:
-        """The KV cache of the shared prefix under each setting, one row per batch row. Runs
-        inside the batch's ``_prompt_len`` (the prefix is prompt), with each setting's own
-        hooks, as the rows' full prompts would."""
-        from plurieval.models.decoding import new_cache
+    def _prefill_prefix(self, shared: SharedPrefix, capacity: int) -> Any:
+        """The KV cache of the shared prefix under each setting, one row per batch row, with
+        room for ``capacity`` positions per row. Runs inside the batch's ``_prompt_len`` (the
+        prefix is prompt), with each setting's own hooks, as the rows' full prompts would."""
+        from plurieval.models import decoding
 
         ids = torch.tensor([shared.tokens] * len(shared.settings), device=self.device)
-        cache = new_cache(self.hf)
+        cache = decoding.new_cache(self.hf, capacity=capacity if decoding.PREALLOCATED_KV else None)
         with self._steer_rows(shared.settings):
             self._forward(ids, torch.ones_like(ids), cache, logits_to_keep=1)
         cache.batch_select_indices(torch.tensor(shared.owner, device=self.device))
@@ -539,7 +539,7 @@ class LanguageModel:
             shared = model._shared_prefix(seqs, ivs) if share_prefix else None
             ids, mask = model._pad_rows(seqs, shared)
             with model._prompt_len(mask.shape[1]):
-                cache = model._prefill_prefix(shared) if shared is not None else None
+                cache = model._prefill_prefix(shared, mask.shape[1] + int(max_new_tokens)) if shared is not None else None
                 with model._steer_rows(ivs) as rows:
                     return decode(model.hf, ids, mask, max_new_tokens=int(max_new_tokens),
                                   eos_token_ids=self.eos_token_ids, sampling=sampling,
@@ -581,7 +581,7 @@ class LanguageModel:
             shared = self._shared_prefix(seqs, ivs) if share_prefix else None
             ids, mask = self._pad_rows(seqs, shared)
             with self._prompt_len(None):
-                cache = self._prefill_prefix(shared) if shared is not None else None
+                cache = self._prefill_prefix(shared, mask.shape[1]) if shared is not None else None
                 with self._steer_rows(ivs):
                     logits = self._forward(ids, mask, cache, logits_to_keep=1).logits[:, -1]
             logp = torch.log_softmax(logits.float(), dim=-1).cpu()
