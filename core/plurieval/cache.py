@@ -117,6 +117,8 @@ def model_identity(description: dict[str, Any]) -> dict[str, Any]:
         "dtype": description.get("dtype"),
         "quantization": description.get("quantization"),
         "device_type": device.split(":")[0],
+        # how bfloat16 products are accumulated (plurieval.models.bf16); absent for other models
+        **({"matmul": description["matmul"]} if description.get("matmul") else {}),
     }
 
 

@@ -28,6 +28,7 @@ from typing import Any, Literal
 import torch
 
 from plurieval.errors import PluriError
+from plurieval.models.bf16 import matmul_of
 from plurieval.models.hooks import (
     ArchLayout,
     attach,
@@ -222,6 +223,7 @@ class LanguageModel:
             "dtype": str(self.dtype).removeprefix("torch."),
             "device": str(self.device),
             "quantization": self.quantization,
+            **({"matmul": matmul} if (matmul := matmul_of(self.hf)) else {}),
             "num_parameters": int(self._num_parameters),
             "num_layers": self.num_layers,
             "hidden_size": self.hidden_size,
