@@ -16,7 +16,7 @@ Grouped by what a plugin author does with them (``docs/plugins.md`` documents ea
   ``Contrast``, ``Candidate``, ``Condition``, ``SteeringPlan``, ...);
 - errors to raise: ``PluriError``, ``DataError``, ``ConfigError``;
 - config helpers: ``CommaList``, ``DirectionConfig``;
-- data helpers: ``data_path``, ``download``, ``cache_root``, ``read_jsonl``, ``encode_record`` (one checksummed results line), ``content_hash``, ``file_hash``,
+- data helpers: ``data_path``, ``download``, ``cache_root``, ``read_jsonl``, ``encode_record`` (one checksummed results line), ``content_hash``, ``file_hash``, ``tensor_digest``,
   ``atomic_write`` (unique temp file + rename), ``file_lock``, ``redact_uri``, ``split_credentials``;
 - statistics: ``with_ci``, ``bootstrap_ci`` (any aggregate, e.g. a paired difference), ``mean``;
 - text checks: ``check_degenerate``, ``is_degenerate``, ``DegenerateConfig`` (degenerate-text detector), ``strip_echo``;
@@ -104,6 +104,7 @@ _EXPORTS: dict[str, str] = {
     "content_hash": "plurieval.hashing",
     "file_hash": "plurieval.hashing",
     "short_hash": "plurieval.hashing:short",
+    "tensor_digest": "plurieval.cache",
     # statistics
     "with_ci": "plurieval.stats",
     "bootstrap_ci": "plurieval.stats",
@@ -185,6 +186,7 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # for type checkers and IDEs; at run time names resolve lazily above
+    from plurieval.cache import tensor_digest
     from plurieval.components import (
         ActivationRequest,
         Benchmark,

@@ -50,10 +50,21 @@ def default_cache_dir() -> Path:
 # --- hashing the things a value depends on ----------------------------------------------------
 
 def tensor_digest(t: Any) -> str:
-    """sha256 over dtype, shape and the raw bytes (works for every dtype, bfloat16 included)."""
-    t = t.detach().cpu().contiguous()
+    """sha256 over dtype, shape and the raw bytes (works for every dtype, bfloat16 included).
+    A tensor subclass that stores its data in inner tensors (torchao's quantised weights, which
+    have no raw bytes of their own) is hashed through them: its type, its flattening metadata
+    and the digest of each inner tensor."""
+    import torch
+
     h = hashlib.sha256(f"{t.dtype}|{tuple(t.shape)}|".encode())
-    h.update(t.reshape(-1).view(__import__("torch").uint8).numpy().tobytes())
+    if type(t) not in (torch.Tensor, torch.nn.Parameter) and hasattr(t, "__tensor_flatten__"):
+        names, meta = t.__tensor_flatten__()
+        h.update(f"{type(t).__module__}.{type(t).__qualname__}|{meta!r}|".encode())
+        for name in names:
+            h.update(f"{name}:{tensor_digest(getattr(t, name))}|".encode())
+        return "sha256:" + h.hexdigest()
+    t = t.detach().cpu().contiguous()
+    h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
     return "sha256:" + h.hexdigest()
 
 

@@ -207,7 +207,7 @@ def _content_key(model: Any) -> str | None:
     and its tokenizer; recomputed only when a tensor's storage or version counter moved."""
     import hashlib
 
-    import torch
+    from plurieval.api import tensor_digest
 
     hf = getattr(model, "hf", None)
     if hf is None:
@@ -222,9 +222,7 @@ def _content_key(model: Any) -> str | None:
         return held[1]
     h = hashlib.sha256()
     for name, t in tensors:
-        t = t.detach().cpu().contiguous()
-        h.update(f"{name}|{t.dtype}|{tuple(t.shape)}|".encode())
-        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+        h.update(f"{name}|{tensor_digest(t)}|".encode())
     tok = model.tokenizer
     h.update(hf.config.to_json_string().encode())
     h.update(f"{type(tok).__name__}|{len(tok)}|{getattr(tok, 'chat_template', None)}".encode())
