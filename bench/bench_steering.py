@@ -70,9 +70,9 @@ def interleaved(arms: dict, repeats: int, warmup: bool = True) -> dict[str, dict
 
 
 def report(med: dict[str, dict[str, float]], base: str) -> None:
-    print(f"  {'arm':<22} {'wall s':>8} {'cpu s':>8}   ratio vs {base} (wall / cpu)")
+    print(f"  {'arm':<28} {'wall s':>8} {'cpu s':>8}   ratio vs {base} (wall / cpu)")
     for name, m in med.items():
-        print(f"  {name:<22} {m['wall_s']:8.3f} {m['cpu_s']:8.3f}   {m['wall_ratio']:.3f} / {m['cpu_ratio']:.3f}")
+        print(f"  {name:<28} {m['wall_s']:8.3f} {m['cpu_s']:8.3f}   {m['wall_ratio']:.3f} / {m['cpu_ratio']:.3f}")
 
 
 def bench_generation(lm: LanguageModel, layer: int, tokens: int, repeats: int, peers: bool) -> None:

@@ -8,7 +8,8 @@ Parts:
   sweep     (a) a CLaS-Bench-sized grid for one target language (5 layers × 3 strengths × 8
             selection prompts, 48 new tokens, DiffMean directions fitted on the shipped sample)
             as heterogeneous batches (one lane with whole prompts; + the shared prompt prefix;
-            + one decoding lane per torch thread) vs setting by setting with transformers'
+            + one decoding lane per torch thread; + the decoding step's preallocated KV cache and
+            column-blocked LM head) vs setting by setting with transformers'
             ``generate`` at batch 8 float32 (what peer libraries do), in generated tokens per
             second;
   scoring   (b) PolyRefuse-style candidate scoring: next-token log-probabilities under the
@@ -18,12 +19,14 @@ Parts:
   overhead  one setting: steered / plain ``generate`` (same loop, same tokens), and our decoding
             loop / transformers' ``generate`` (plain, batch 8);
   batch     generated tokens/s vs rows per batch, float32 and bfloat16;
-  dtype     bfloat16 vs float32 greedy decoding: share of identical rows and tokens.
+  dtype     float32 vs bfloat16 (float32 accumulation, the CPU default) vs bfloat16 with torch's
+            own kernels: generated tokens/s and the share of identical greedy rows and tokens.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import resource
@@ -40,10 +43,23 @@ sys.path.insert(0, str(HERE))
 import torch  # noqa: E402
 from bench_steering import interleaved, report  # noqa: E402
 
-from plurieval.models import AddVector, DirectionalAblation, LanguageModel  # noqa: E402
+from plurieval.models import AddVector, DirectionalAblation, LanguageModel, decoding  # noqa: E402
 
 SAMPLE = ROOT / "plugins" / "plurieval_clasbench" / "data" / "sample"
 LAYER_COUNT, ALPHAS, SELECTION_PROMPTS, NEW_TOKENS = 5, (3.0, 5.0, 8.0), 8, 48
+
+
+@contextlib.contextmanager
+def decoding_step(fast: bool):
+    """``fast=False``: the decoding step before the preallocated KV cache and the column-blocked
+    LM head (``DynamicCache`` concatenation, the whole head in one product)."""
+    saved = decoding.PREALLOCATED_KV, decoding.HEAD_BLOCK_COLUMNS
+    if not fast:
+        decoding.PREALLOCATED_KV, decoding.HEAD_BLOCK_COLUMNS = False, 0
+    try:
+        yield
+    finally:
+        decoding.PREALLOCATED_KV, decoding.HEAD_BLOCK_COLUMNS = saved
 
 
 def load(tiny: bool, dtype: str) -> LanguageModel:
@@ -137,9 +153,12 @@ def sweep_arms(tiny: bool, tokens: int, bf16: bool = False) -> tuple[dict, dict]
     def peer():
         return [row for s in settings for row in hf_generate(lm32, prompts, s, tokens)]
 
-    def rows(lm, lanes=1, share_prefix=True):
-        return lambda: [g.token_ids for g in lm.generate(grid_prompts, interventions=grid_ivs, max_new_tokens=tokens,
+    def rows(lm, lanes=1, share_prefix=True, step=True):
+        def arm():
+            with decoding_step(step):
+                return [g.token_ids for g in lm.generate(grid_prompts, interventions=grid_ivs, max_new_tokens=tokens,
                                                          lanes=lanes, share_prefix=share_prefix)]
+        return arm
 
     # warm-up (first calls initialise kernels): a few tokens through every path, so the timed
     # rounds need no warm-up round of their own (one round of the grid takes minutes)
@@ -148,9 +167,11 @@ def sweep_arms(tiny: bool, tokens: int, bf16: bool = False) -> tuple[dict, dict]
         lm.generate(prompts[:2], interventions=settings[:2], max_new_tokens=2)
     lanes = max(2, torch.get_num_threads())
     # the engine step by step: per-row settings in one call (one lane, every prompt whole), then
-    # the shared prompt prefix, then decoding lanes (the default of every call)
-    arms = {"peer-f32-b8": peer, "rows-f32": rows(lm32, 1, False), "rows-f32-prefix": rows(lm32, 1, True),
-            f"rows-f32-prefix-{lanes}lanes": rows(lm32, lanes, True)}
+    # the shared prompt prefix, then decoding lanes, then the decoding step's preallocated KV
+    # cache and column-blocked LM head (the default of every call)
+    arms = {"peer-f32-b8": peer, "rows-f32": rows(lm32, 1, False, False), "rows-f32-prefix": rows(lm32, 1, True, False),
+            f"rows-f32-prefix-{lanes}lanes": rows(lm32, lanes, True, False),
+            f"rows-f32-prefix-{lanes}lanes-step": rows(lm32, lanes, True)}
     if lm16 is not None:
         arms["rows-bf16"] = rows(lm16)
     info = {"settings": len(settings), "prompts": len(prompts), "rows": len(grid_prompts),
@@ -170,12 +191,12 @@ def bench_sweep(tiny: bool, tokens: int, repeats: int, bf16: bool) -> dict:
     out = {"info": info, "arms": {}}
     base_tps = _tokens(peer_rows) / med["peer-f32-b8"]["wall_s"]
     base_cps = _tokens(peer_rows) / med["peer-f32-b8"]["cpu_s"]
-    print(f"  {'arm':<22} {'tokens':>7} {'tok/s wall':>11} {'tok/s cpu':>10}   speed-up (wall / cpu)   same as peer")
+    print(f"  {'arm':<28} {'tokens':>7} {'tok/s wall':>11} {'tok/s cpu':>10}   speed-up (wall / cpu)   same as peer")
     for name, m in med.items():
         n = _tokens(m["value"])
         tps, cps = n / m["wall_s"], n / m["cpu_s"]
         rows_same, tok_same = same_share(m["value"], peer_rows)
-        print(f"  {name:<22} {n:7d} {tps:11.1f} {cps:10.1f}   {tps / base_tps:6.2f} / {cps / base_cps:5.2f}"
+        print(f"  {name:<28} {n:7d} {tps:11.1f} {cps:10.1f}   {tps / base_tps:6.2f} / {cps / base_cps:5.2f}"
               f"          rows {rows_same:.0%}, tokens {tok_same:.1%}")
         out["arms"][name] = {"tokens": n, "wall_s": m["wall_s"], "cpu_s": m["cpu_s"], "tok_s_wall": tps,
                              "tok_s_cpu": cps, "speedup_wall": tps / base_tps, "speedup_cpu": cps / base_cps,
@@ -306,23 +327,60 @@ def bench_batch(tiny: bool, sizes: dict[str, list[int]], repeats: int) -> dict:
     return out
 
 
+def load_bf16_native(tiny: bool) -> LanguageModel:
+    """The default (or tiny) model in bfloat16 with torch's own bfloat16 kernels (what a bfloat16
+    model ran on before ``plurieval.models.bf16``)."""
+    if tiny:
+        return load(True, "bfloat16")
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from plurieval.models.loading import default_model_folder
+
+    folder = default_model_folder()
+    return LanguageModel(AutoModelForCausalLM.from_pretrained(str(folder), dtype=torch.bfloat16),
+                         AutoTokenizer.from_pretrained(str(folder)), name="default-bf16-native")
+
+
 def bench_dtype(tiny: bool, tokens: int) -> dict:
-    lm32, lm16 = load(tiny, "float32"), load(tiny, "bfloat16")
+    """float32 vs bfloat16 (float32 accumulation from float32 weight copies, the loader's default on
+    the CPU) vs bfloat16 with torch's own kernels: generated tokens/s side by side, and the share
+    of identical greedy rows and tokens between them."""
+    from plurieval.models.bf16 import accumulate_in_float32
+
+    lm32, lm16n = load(tiny, "float32"), load_bf16_native(tiny)
+    lm16 = load(tiny, "bfloat16")
+    if tiny:
+        accumulate_in_float32(lm16.hf)
     prompts = questions("en")[:32] + questions("de")[:16] + questions("zh")[:16]
-    _, settings = clas_grid(lm32)
-    _, settings16 = clas_grid(lm16)
-    plain = [[g.token_ids for g in lm.generate(prompts, max_new_tokens=tokens)] for lm in (lm32, lm16)]
-    grid_p = [p for _ in settings for p in prompts[:8]]
-    steered = [[g.token_ids for g in lm.generate(grid_p, max_new_tokens=tokens,
-                                                 interventions=[s for s in ss for _ in range(8)])]
-               for lm, ss in ((lm32, settings), (lm16, settings16))]
-    out = {}
-    print(f"\n[dtype] bfloat16 vs float32, greedy, {tokens} new tokens")
-    for name, (a, b) in (("plain", plain), ("steered grid", steered)):
-        rows, toks = same_share(a, b)
-        print(f"  {name:<14} {len(a):4d} rows: identical rows {rows:.0%}, tokens equal before the first "
-              f"difference {toks:.1%}")
-        out[name] = {"rows": len(a), "identical_rows": rows, "identical_tokens": toks}
+    grid_p, grid_s = [], {}
+    for name, lm in (("float32", lm32), ("bfloat16", lm16), ("bfloat16-torch", lm16n)):
+        _, settings = clas_grid(lm)
+        grid_s[name] = [s for s in settings for _ in range(8)]
+        grid_p = [p for _ in settings for p in prompts[:8]]
+    models = {"float32": lm32, "bfloat16": lm16, "bfloat16-torch": lm16n}
+    for lm in models.values():
+        lm.generate(prompts[:2], max_new_tokens=2)
+
+    def arm(name):
+        lm = models[name]
+        return lambda: ([g.token_ids for g in lm.generate(prompts, max_new_tokens=tokens)],
+                        [g.token_ids for g in lm.generate(grid_p, max_new_tokens=tokens, interventions=grid_s[name])])
+
+    med = interleaved({name: arm(name) for name in models}, 1, warmup=False)
+    out: dict = {"arms": {}, "agreement": {}}
+    print(f"\n[dtype] greedy, {tokens} new tokens: {len(prompts)} plain prompts + a {len(grid_p)}-row steered grid")
+    print(f"  {'arm':<16} {'tokens':>7} {'tok/s wall':>11} {'tok/s cpu':>10}")
+    for name, m in med.items():
+        n = _tokens(m["value"][0]) + _tokens(m["value"][1])
+        print(f"  {name:<16} {n:7d} {n / m['wall_s']:11.1f} {n / m['cpu_s']:10.1f}")
+        out["arms"][name] = {"tokens": n, "wall_s": m["wall_s"], "cpu_s": m["cpu_s"], "tok_s_wall": n / m["wall_s"],
+                             "tok_s_cpu": n / m["cpu_s"]}
+    for a, b in (("bfloat16", "float32"), ("bfloat16-torch", "float32"), ("bfloat16", "bfloat16-torch")):
+        for k, part in enumerate(("plain", "steered grid")):
+            rows, toks = same_share(med[a]["value"][k], med[b]["value"][k])
+            print(f"  {a} vs {b}, {part}: identical rows {rows:.0%}, tokens equal before the first difference "
+                  f"{toks:.1%}")
+            out["agreement"][f"{a} vs {b}: {part}"] = {"identical_rows": rows, "identical_tokens": toks}
     return out
 
 
