@@ -12,8 +12,8 @@ import pytest
 import torch
 
 from plurieval.cache import model_identity
-from plurieval.models import AddVector, LanguageModel, load_hf
-from plurieval.models.bf16 import MATMUL, accumulate_in_float32, matmul_of
+from plurieval.models import AddVector, LanguageModel, bf16, load_hf
+from plurieval.models.bf16 import MATMUL, NATIVE, accumulate_in_float32, matmul_of
 from plurieval.models.testing import tiny_hf_model, tiny_model, tiny_tokenizer
 
 PROMPTS = ["The quick brown fox", "Steering vectors are added to the residual stream."]
@@ -82,6 +82,7 @@ def test_gradients_reach_inputs_and_while_training_the_weights():
 
 def test_loading_in_bfloat16_on_the_cpu_uses_it_and_records_it(tmp_path, monkeypatch):
     monkeypatch.setenv("PLURIEVAL_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setattr(bf16, "native_bf16_matmul", lambda: False)  # as on this project's AVX2 CI machines
     folder = tmp_path / "tiny"
     tiny_hf_model("llama", seed=4).save_pretrained(folder)
     tiny_tokenizer().save_pretrained(folder)
@@ -107,3 +108,14 @@ def test_loading_in_bfloat16_on_the_cpu_uses_it_and_records_it(tmp_path, monkeyp
 def test_float32_models_are_never_changed():
     lm = tiny_model("llama")
     assert accumulate_in_float32(lm.hf) == 0 and matmul_of(lm.hf) is None
+
+
+def test_where_torchs_bfloat16_kernels_are_fast_they_are_kept(tmp_path, monkeypatch):
+    monkeypatch.setenv("PLURIEVAL_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setattr(bf16, "native_bf16_matmul", lambda: True)  # a CPU where oneDNN runs bfloat16
+    folder = tmp_path / "tiny"
+    tiny_hf_model("llama", seed=4).save_pretrained(folder)
+    tiny_tokenizer().save_pretrained(folder)
+    lm = load_hf(str(folder), dtype="bfloat16")
+    assert lm.describe()["matmul"] == NATIVE
+    assert not any("forward" in m.__dict__ for m in lm.hf.modules())

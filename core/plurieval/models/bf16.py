@@ -9,15 +9,17 @@ arithmetic at 8-9 GFLOP/s against 55-65 for float32 (one core of the 2-core AVX2
 shapes of the default model; ``bench/bench_sweep.py --only dtype``), which made a bfloat16 run
 of the self-explanation benchmark 8.6× slower than float32 here.
 
-So every ``nn.Linear`` (and transformers' ``Conv1D``) of a bfloat16 model on the CPU computes
+So on a CPU without them, every ``nn.Linear`` (and transformers' ``Conv1D``) of a bfloat16 model computes
 ``bfloat16(float32(x) @ W32ᵀ + b32)`` where ``W32`` is a float32 copy of its bfloat16 weight, made
 once (and again if the weight changes): the same products, float32 accumulation, one rounding to
-bfloat16 — the arithmetic of a native bfloat16 kernel, at float32 speed, the same on every CPU.
-Only the order of the float32 sums differs from torch's own bfloat16 kernel (about 1 in 10^4
-outputs one bfloat16 step apart). The cost is the float32 copies' memory (4 bytes per
-weight). ``LanguageModel.describe()`` records it (``matmul``), so it is part of the manifest and of
-every cache key. Training (a module in ``train()`` mode with gradients on) takes the
-differentiable path (the weight upcast on every call), so weights still receive gradients.
+bfloat16 — the arithmetic of a native bfloat16 kernel, at float32 speed. Only the order of the
+float32 sums differs from torch's own bfloat16 kernel (about 1 in 10^4 outputs one bfloat16 step
+apart). The cost is the float32 copies' memory (4 bytes per weight). Where torch runs bfloat16
+products through oneDNN (a CPU with AVX-512 or native bfloat16 units: faster than float32
+there), its kernels are kept. ``LanguageModel.describe()`` records which (``matmul``), so it is
+part of the manifest and of every cache key. Training (a module in ``train()`` mode with
+gradients on) takes the differentiable path (the weight upcast on every call), so weights still
+receive gradients.
 """
 
 from __future__ import annotations
@@ -28,7 +30,28 @@ import torch
 
 MATMUL = "bfloat16 operands, float32 accumulation (float32 weight copies)"
 """What ``LanguageModel.describe()["matmul"]`` says of a model prepared by :func:`accumulate_in_float32`."""
+NATIVE = "torch bfloat16 kernels (oneDNN)"
+"""... and of a bfloat16 model left to torch's kernels because the CPU runs them fast."""
 _MARK = "_plurieval_matmul"
+
+
+def native_bf16_matmul() -> bool:
+    """Whether torch computes bfloat16 products on this CPU with oneDNN (AVX-512 or native
+    bfloat16 units), i.e. at least as fast as float32."""
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
+def prepare_cpu_bf16(hf: torch.nn.Module) -> str:
+    """For a bfloat16 model on the CPU: torch's kernels where they are fast, else
+    :func:`accumulate_in_float32`; marks the model with which (``describe()["matmul"]``)."""
+    if native_bf16_matmul():
+        setattr(hf, _MARK, NATIVE)
+    else:
+        accumulate_in_float32(hf)
+    return matmul_of(hf) or NATIVE
 
 
 class _Float32Copy:
@@ -107,4 +130,4 @@ def matmul_of(hf: torch.nn.Module) -> str | None:
     return getattr(hf, _MARK, None)
 
 
-__all__ = ["MATMUL", "accumulate_in_float32", "matmul_of"]
+__all__ = ["MATMUL", "NATIVE", "accumulate_in_float32", "matmul_of", "native_bf16_matmul", "prepare_cpu_bf16"]

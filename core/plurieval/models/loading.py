@@ -129,9 +129,9 @@ def _finish(hf: Any, tokenizer: Any, *, name: str, source: str, revision: str | 
     elif quantization != "none":
         raise PluriError(f"quantization must be 'none', 'int8' or 'int4' (got {quantization!r})")
     elif dtype == torch.bfloat16 and next(hf.parameters()).device.type == "cpu":
-        from plurieval.models.bf16 import accumulate_in_float32
+        from plurieval.models.bf16 import prepare_cpu_bf16
 
-        accumulate_in_float32(hf)  # torch's own CPU bfloat16 products are 7x slower than float32 without native units
+        prepare_cpu_bf16(hf)  # without oneDNN's bf16, torch's own CPU products are 5-7x slower than float32
     return LanguageModel(hf, tokenizer, name=name, revision=revision, weights_hash=whash, quantization=quantization,
                          source=source, num_parameters=num_params, dtype=dtype)
 
