@@ -6,8 +6,9 @@ in float32: 8 + 8 significand bits fit in 24) up to the order and width of the a
 native bfloat16 units (AVX-512 BF16, AMX, tensor cores) accumulate in float32 and round the
 result to bfloat16 once. On a CPU without them, torch's fallback kernel does the same
 arithmetic at 8-9 GFLOP/s against 55-65 for float32 (one core of the 2-core AVX2 machine, the
-shapes of the default model; ``bench/bench_sweep.py --only dtype``), which made a bfloat16 run
-of the self-explanation benchmark 8.6× slower than float32 here.
+shapes of the default model), which made a bfloat16 run of the self-explanation benchmark
+(``nle-post-hoc``, one item) take 644 s of CPU against 115 s for float32 on this project's 2-core
+AVX2 machine; with the products below it took 124 s.
 
 So on a CPU without them, every ``nn.Linear`` (and transformers' ``Conv1D``) of a bfloat16 model computes
 ``bfloat16(float32(x) @ W32ᵀ + b32)`` where ``W32`` is a float32 copy of its bfloat16 weight, made
