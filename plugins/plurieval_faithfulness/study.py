@@ -168,8 +168,10 @@ def plot(result: dict[str, Any], conditions: Sequence[str], path: Path) -> Path:
         ax.invert_yaxis()
         ax.set_title(f"{method} ({result[method]['items']} items)", fontsize=10)
         ax.set_xlabel(f"difference / |{REFERENCE} value| (95 % paired bootstrap CI)", fontsize=8)
-        ax.legend(fontsize=8, loc="lower right")
-    fig.tight_layout()
+    # One legend above the panels: inside a panel it covers the lowest metrics' intervals.
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="upper center", ncol=len(others), fontsize=8, frameon=False)
+    fig.tight_layout(rect=(0, 0, 1, 0.95))
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
     plt.close(fig)
