@@ -13,12 +13,14 @@ AVX2 machine; with the products below it took 124 s.
 So on a CPU without them, every ``nn.Linear`` (and transformers' ``Conv1D``) of a bfloat16 model computes
 ``bfloat16(float32(x) @ W32ᵀ + b32)`` where ``W32`` is a float32 copy of its bfloat16 weight, made
 once (and again if the weight changes): the same products, float32 accumulation, one rounding to
-bfloat16 — the arithmetic of a native bfloat16 kernel, at float32 speed. Only the order of the
-float32 sums differs from torch's own bfloat16 kernel (about 1 in 10^4 outputs one bfloat16 step
-apart). The cost is the float32 copies' memory (4 bytes per weight). Where torch runs bfloat16
-products through oneDNN (a CPU with AVX-512 or native bfloat16 units: faster than float32
-there), its kernels are kept. ``LanguageModel.describe()`` records which (``matmul``), so it is
-part of the manifest and of every cache key. Training (a module in ``train()`` mode with
+bfloat16 — the arithmetic of a native bfloat16 kernel, at about float32 speed (0.89x in generated
+tokens per second on the default model). Only the order of the float32 sums differs from torch's
+own bfloat16 kernel (about 1 in 10^4 outputs one bfloat16 step apart, enough to change a greedy
+path after some tokens). The cost is the float32 copies' memory (4 bytes per weight). Where torch
+runs bfloat16 products through oneDNN (a CPU with AVX-512; with AVX-512 BF16, bfloat16 generation
+was measured 2.1-5.6x faster than float32: docs/speed.md), its kernels are kept.
+``LanguageModel.describe()`` records which (``matmul``), so it is part of the manifest and of
+every cache key. Training (a module in ``train()`` mode with
 gradients on) takes the differentiable path (the weight upcast on every call), so weights still
 receive gradients.
 """
@@ -37,8 +39,8 @@ _MARK = "_plurieval_matmul"
 
 
 def native_bf16_matmul() -> bool:
-    """Whether torch computes bfloat16 products on this CPU with oneDNN (AVX-512 or native
-    bfloat16 units), i.e. at least as fast as float32."""
+    """Whether torch computes bfloat16 products on this CPU with oneDNN (it needs AVX-512; with
+    AVX-512 BF16 or AMX units it beats float32) rather than with its slow fallback kernel."""
     try:
         return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
     except (AttributeError, RuntimeError):
@@ -127,7 +129,8 @@ def accumulate_in_float32(hf: torch.nn.Module) -> int:
 
 
 def matmul_of(hf: torch.nn.Module) -> str | None:
-    """:data:`MATMUL` for a model prepared by :func:`accumulate_in_float32`, else ``None``."""
+    """How a bfloat16 model's products are computed (:data:`MATMUL` or :data:`NATIVE`, as
+    :func:`prepare_cpu_bf16` chose), ``None`` for a model it did not prepare (float32, GPU)."""
     return getattr(hf, _MARK, None)
 
 
