@@ -264,7 +264,7 @@ def bench_memory(tiny: bool, tokens: int, candidates: int, bf16: bool) -> dict:
     print("\n[memory] peak RSS of each arm, alone in a fresh process (the timing run's models loaded)")
     lanes = max(2, torch.get_num_threads())
     names = [f"sweep:{a}" for a in ("peer-f32-b8", "rows-f32", f"rows-f32-prefix-{lanes}lanes",
-                                    *(("rows-bf16",) if bf16 else ()))]
+                                    f"rows-f32-prefix-{lanes}lanes-step", *(("rows-bf16",) if bf16 else ()))]
     names += [f"scoring:{a}" for a in ("one-at-a-time-f32-b8", "rows-f32", *(("rows-bf16",) if bf16 else ()))]
     for spec in names:
         cmd = [sys.executable, __file__, "--child", spec, "--tokens", str(tokens), "--candidates", str(candidates)]
