@@ -11,6 +11,12 @@ generates or scores::
 
 * On a terminal: one live display (rich) with the current stage's bar (rows, rows/s, elapsed,
   ETA) and, when a plan was given, the whole run's bar; every finished stage leaves one line.
+* The run's ETA prices each stage's remaining rows at the rate its *kind* of stage has shown
+  (the part of the name after its last ``": "``: ``en: selection`` and ``de: selection`` are
+  both ``selection``, ``test: scoring`` is ``scoring``), and at the run's average rate until a
+  stage of that kind has run: rows cost very different times (a PolyRefuse selection row is one
+  forward pass, a test row 64 generated tokens, a scoring row a language-ID call), so one
+  average over all rows was off by minutes.
 * Not a terminal (a log, CI): one line per finished stage (``sweep: 1080 rows in 95 s,
   11.4 rows/s``) and, for long stages, a line every ``PLURIEVAL_PROGRESS_EVERY`` seconds
   (default 30) with the count and ETA, so a log shows the run is alive.
@@ -60,6 +66,17 @@ def _duration(seconds: float) -> str:
     return f"{hours} h {minutes:02d} min"
 
 
+def _clock(seconds: float) -> str:
+    minutes, sec = divmod(int(round(max(0.0, seconds))), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{sec:02d}"
+
+
+def stage_kind(name: str) -> str:
+    """What a stage's rows have in common with other stages' (``en: selection`` → ``selection``)."""
+    return name.rsplit(": ", 1)[-1]
+
+
 def eta_seconds(done: int, total: int | None, elapsed: float) -> float | None:
     """Remaining time at the average rate so far (``None`` when it cannot be told yet)."""
     if not total or done <= 0 or elapsed <= 0:
@@ -99,8 +116,7 @@ class RunProgress:
     def plan(self, stages: Mapping[str, int]) -> None:
         """Announce the rows each coming stage will count, so the run as a whole gets an ETA."""
         self.planned.update({str(k): int(v) for k, v in stages.items()})
-        if self._live is not None and self._run_task is not None:
-            self._live.update(self._run_task, total=self._run_total())
+        self._refresh_run_task()
 
     def stage(self, name: str, total_rows: int | None = None) -> _StageScope:
         """Start stage ``name`` (ending the current one). Usable as a context manager, which ends
@@ -128,8 +144,7 @@ class RunProgress:
         record.total = (record.total or 0) + int(n)
         if self.enabled and self._live is not None and self._stage_task is not None:
             self._live.update(self._stage_task, total=record.total)
-            if self._run_task is not None:
-                self._live.update(self._run_task, total=self._run_total())
+            self._refresh_run_task()
 
     def advance(self, n: int = 1) -> None:
         """Count ``n`` more rows done in the current stage."""
@@ -141,8 +156,7 @@ class RunProgress:
             return
         if self._live is not None:
             self._live.update(self._stage_task, completed=record.rows)
-            if self._run_task is not None:
-                self._live.update(self._run_task, completed=self._run_done())
+            self._refresh_run_task()
             return
         now = self.clock()
         if self.every >= 0 and now - record._last_line >= self.every:
@@ -163,7 +177,7 @@ class RunProgress:
             self._stage_task = None
         line = self._done_line(record)
         if self.planned:
-            run_eta = eta_seconds(self._run_done(), self._run_total(), self.clock() - self._started)
+            run_eta = self.run_eta()
             if run_eta is not None and run_eta > 0:
                 line += f" (run: about {_duration(run_eta)} left)"
         self._line(line)
@@ -232,14 +246,39 @@ class RunProgress:
     def _run_done(self) -> int:
         return sum(s.rows for s in self.stages)
 
+    def run_eta(self, now: float | None = None) -> float | None:
+        """Seconds the run has left (``None`` before its first row): the rows still to come in
+        every started and planned stage, each at the seconds per row of its kind of stage so
+        far, or at the run's average (elapsed time over rows done) for a kind not seen yet."""
+        now = self.clock() if now is None else now
+        done, elapsed = self._run_done(), now - self._started
+        if done <= 0 or elapsed <= 0:
+            return None
+        average = elapsed / done
+        seconds: dict[str, float] = {}
+        rows: dict[str, int] = {}
+        for s in self.stages:
+            took = now - s.started if s is self.current else s.seconds
+            if s.rows > 0 and took > 0:
+                kind = stage_kind(s.name)
+                seconds[kind] = seconds.get(kind, 0.0) + took
+                rows[kind] = rows.get(kind, 0) + s.rows
+        started = {s.name for s in self.stages}
+        left = [(s.name, max(s.total or 0, s.rows) - s.rows) for s in self.stages]
+        left += [(name, n) for name, n in self.planned.items() if name not in started]
+        total = 0.0
+        for name, n in left:
+            if n > 0:
+                kind = stage_kind(name)
+                total += n * (seconds[kind] / rows[kind] if kind in rows else average)
+        return total
+
     def _status(self, record: StageRecord, now: float) -> str:
         elapsed = now - record.started
         of = f"/{record.total}" if record.total else ""
         rate = f", {record.rows / elapsed:.1f} rows/s" if elapsed > 0 and record.rows else ""
         eta = eta_seconds(record.rows, record.total, elapsed)
-        run_eta = None
-        if self.planned:
-            run_eta = eta_seconds(self._run_done(), self._run_total(), now - self._started)
+        run_eta = self.run_eta(now) if self.planned else None
         tail = f", about {_duration(eta)} left" if eta is not None else ""
         if run_eta is not None:
             tail += f" (run: about {_duration(run_eta)} left)"
@@ -268,21 +307,40 @@ class RunProgress:
                 TimeElapsedColumn,
                 TimeRemainingColumn,
             )
+            from rich.text import Text
+
+            class RemainingColumn(TimeRemainingColumn):
+                """rich's ETA (rows at the bar's speed), or ours where a task carries one (the
+                run's bar: each kind of stage at its own rate)."""
+
+                def render(self, task: Any) -> Any:
+                    if "eta" in task.fields:
+                        eta = task.fields["eta"]
+                        return Text("-:--:--" if eta is None else _clock(eta), style="progress.remaining")
+                    return super().render(task)
 
             console = Console(file=self.stream, force_terminal=self.interactive)
             self._live = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                                  TextColumn("rows"), TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
+                                  TextColumn("rows"), TimeElapsedColumn(), TextColumn("ETA"), RemainingColumn(),
                                   console=console, transient=True)
             self._live.start()
-            if self.planned:
-                self._run_task = self._live.add_task("run", total=self._run_total(), completed=self._run_done())
+            self._refresh_run_task()
         return self._live
+
+    def _refresh_run_task(self) -> None:
+        if self._live is None or not self.planned:
+            return
+        if self._run_task is None:  # a plan made once the display was up (after a run's first unit)
+            self._run_task = self._live.add_task("run", total=self._run_total(), completed=self._run_done(),
+                                                 eta=self.run_eta())
+        else:
+            self._live.update(self._run_task, total=self._run_total(), completed=self._run_done(),
+                              eta=self.run_eta())
 
     def _live_stage(self, record: StageRecord) -> None:
         live = self._ensure_live()
         self._stage_task = live.add_task(record.name, total=record.total)
-        if self._run_task is not None:
-            live.update(self._run_task, total=self._run_total())
+        self._refresh_run_task()
 
 
 class _StageScope:
@@ -334,4 +392,4 @@ def mlflow_ui_command(tracking: Mapping[str, Any] | None) -> str | None:
     return f"MLflow: mlflow ui --backend-store-uri {uri}   then open http://127.0.0.1:5000{where}"
 
 
-__all__ = ["RunProgress", "StageRecord", "eta_seconds", "mlflow_ui_command", "run_end_lines"]
+__all__ = ["RunProgress", "StageRecord", "eta_seconds", "stage_kind", "mlflow_ui_command", "run_end_lines"]

@@ -94,3 +94,48 @@ def test_a_run_ends_with_its_plots_and_the_mlflow_command(tmp_path):
     assert mlflow_ui_command({"backend": "mlflow", "uri": "http://127.0.0.1:5000"}) == "MLflow: open http://127.0.0.1:5000"
     assert mlflow_ui_command(None) is None
     assert run_end_lines(tmp_path / "missing") == []
+
+
+def test_the_run_eta_prices_each_kind_of_stage_at_its_own_rate():
+    # A PolyRefuse-like run: selection rows are one forward pass (0.1 s), test rows generate
+    # (2 s), scoring rows are cheap. After "load" (10 s, no rows), "en: selection" (100 rows in
+    # 10 s) and half of "test" (20 of 40 rows in 40 s), with "de: selection" (100 rows) not run:
+    #   de: selection  100 × 0.1 s (selection's rate)           = 10 s
+    #   test           20 left × 2 s (its own rate so far)      = 40 s
+    #   test: scoring  40 × run average (60 s / 120 rows = 0.5) = 20 s   (no scoring seen yet)
+    #   → 70 s. One average over all rows would say 160 rows left × 0.5 s = 80 s; before the
+    #   test began it said 180 rows × 0.1 s = 18 s for what takes ~110 s.
+    progress, out, clock = _log_progress(every=0)
+    progress.plan({"en: selection": 100, "de: selection": 100, "test": 40, "test: scoring": 40})
+    with progress.stage("load"):
+        clock.now += 10
+    with progress.stage("en: selection"):
+        clock.now += 10
+        progress.advance(100)
+    progress.stage("test")
+    clock.now += 40
+    progress.advance(20)
+    assert progress.run_eta() == 70.0
+    assert out.getvalue().splitlines()[-1].endswith("(run: about 1 min 10 s left)")
+    # a scoring stage, once seen, is priced at its own rate: 4 s for 40 rows → 0.1 s per row;
+    # left: de: selection 100 × 0.1 s + side effects: scoring 10 × 0.1 s = 11 s
+    progress.plan({"side effects: scoring": 10})
+    progress.advance(20)
+    progress.stage("test: scoring")
+    clock.now += 4
+    progress.advance(40)
+    assert abs(progress.run_eta() - 11.0) < 1e-9
+
+
+def test_a_plan_made_while_the_display_is_up_adds_the_run_bar():
+    out = io.StringIO()
+    clock = Clock()
+    progress = RunProgress(stream=out, enabled=True, interactive=True, clock=clock)
+    progress.stage("en: selection", total_rows=10)
+    assert progress._run_task is None  # nothing planned yet: no run bar
+    clock.now += 5
+    progress.advance(10)
+    progress.plan({"de: selection": 10})  # what the steering loop does after its first unit
+    task = progress._live.tasks[progress._run_task]
+    assert (task.total, task.completed, task.fields["eta"]) == (20, 10, 5.0)
+    progress.close()
