@@ -108,7 +108,7 @@ def build_manifest(ctx: RunContext, previous: dict[str, Any] | None = None) -> d
         "platform": platform_info(),
         "resumed": ctx.resumed or prev.get("resumed", False),
     }
-    for key in ("model", "datasets", "artifacts", "interventions", "cache", "tracking", "metrics"):
+    for key in ("model", "datasets", "artifacts", "interventions", "cache", "tracking", "metrics", "attempts"):
         if key in prev:
             manifest[key] = prev[key]
     return manifest
@@ -212,6 +212,17 @@ class Seeds(_Open):
     generation: list[int] = Field(default_factory=list)
 
 
+class Attempt(_Open):
+    """One process that worked on the run: a resumed run has several. ``seconds``: its wall
+    time (for a process that was killed, up to its last recorded result); ``status``: how it
+    ended (``complete``, ``failed``, ``interrupted``, ``killed``) or ``running``."""
+
+    started_at: str
+    seconds: float = Field(ge=0, allow_inf_nan=False)
+    status: str
+    results_at_start: int = Field(0, ge=0)
+
+
 class Manifest(_Open):
     """What ``manifest.json`` holds. ``plurieval rerun`` rebuilds the run from ``config``."""
 
@@ -230,6 +241,7 @@ class Manifest(_Open):
     plugins: dict[str, PluginEntry]
     platform: dict[str, Any]
     resumed: bool = False
+    attempts: list[Attempt] = Field(default_factory=list)
     model: ModelInfo | None = None
     datasets: list[DatasetEntry] = Field(default_factory=list)
     interventions: list[InterventionEntry] = Field(default_factory=list)

@@ -456,11 +456,37 @@ class Provenance:
         self.run_dir = run_dir
         self.manifest: dict[str, Any] = {}
         self._artifact = notify_artifact
+        self._attempt_started: float | None = None
+        self._attempt_ended: float | None = None
+
+    def begin_attempt(self, earlier: Sequence[dict[str, Any]], results_at_start: int) -> None:
+        """This process starts working on the run, after the ``earlier`` attempts (a resumed run);
+        every :meth:`write` then records its time and status in ``manifest["attempts"]``."""
+        self._attempt_started = time.time()
+        self.manifest["attempts"] = [*earlier, {"started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "seconds": 0.0,
+                                                "status": "running", "results_at_start": int(results_at_start)}]
+
+    def end_attempt(self) -> None:
+        """This process's work is done: its time stops here (the summary's ``duration_s`` and
+        the manifest's last write agree)."""
+        self._attempt_ended = time.time()
+
+    def _attempt_seconds(self) -> float:
+        if self._attempt_started is None:
+            return 0.0
+        return (self._attempt_ended or time.time()) - self._attempt_started
+
+    def total_seconds(self) -> float:
+        """Wall time of every attempt so far, this one up to now (a run's ``duration_s``)."""
+        earlier = self.manifest.get("attempts", [])[:-1] if self._attempt_started is not None else []
+        return round(sum(float(a["seconds"]) for a in earlier) + round(self._attempt_seconds(), 3), 3)
 
     def write(self, status: str, error: str | None = None) -> None:
         from plurieval.datafiles import atomic_write
         from plurieval.manifest import validate_manifest
 
+        if self._attempt_started is not None and self.manifest.get("attempts"):
+            self.manifest["attempts"][-1].update(seconds=round(self._attempt_seconds(), 3), status=status)
         self.manifest["status"] = status
         self.manifest["updated_at"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
         if error:

@@ -11,11 +11,13 @@ from __future__ import annotations
 import copy
 import json
 import logging
+import math
 import random
 import re
 import sys
 import time
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -110,18 +112,20 @@ def _execute_locked(config: RunConfig, host: Any, components: dict[str, Any], be
     seed_everything(config.seed)
     ctx = RunContext(host=host, config=config, run_id=run_dir.name, run_dir=run_dir,
                      components=components, resumed=resumed, sweep=sweep)
+    earlier, created_at = earlier_attempts(run_dir) if resumed else ([], None)
     if resumed:
         log.warning("resuming run %s: %d results already recorded", run_dir.name, len(ctx.results))
     provenance = ctx.provenance
-    provenance.manifest = build_manifest(ctx)
+    provenance.manifest = build_manifest(ctx, previous={"created_at": created_at} if created_at else None)
+    provenance.begin_attempt(earlier, results_at_start=len(ctx.results))
     provenance.write(status="running")
     ctx.inference.on_model_loaded(lambda _model: (_record_model(ctx), provenance.write(status="running")))
     host.call_each("run_started", run=ctx.view)
-    started = time.time()
     summary: dict[str, Any] | None = None
     try:
         benchmark = bench_spec.create(components["benchmark"][1])
         body = benchmark.run(ctx)
+        provenance.end_attempt()
         summary = {
             "run_id": ctx.run_id,
             "benchmark": bench_spec.name,
@@ -129,7 +133,7 @@ def _execute_locked(config: RunConfig, host: Any, components: dict[str, Any], be
             "model": config.model.name,
             "method": config.method.name if config.method else None,
             "num_results": len(ctx.results),
-            "duration_s": round(time.time() - started, 3),
+            "duration_s": provenance.total_seconds(),  # every attempt of a resumed run
             **body,
         }
         if ctx.cache is not None:
@@ -150,6 +154,61 @@ def _execute_locked(config: RunConfig, host: Any, components: dict[str, Any], be
         print(ctx.cache.stats.line(), file=sys.stderr)
     ctx.close()
     return RunOutcome(run_dir, summary, resumed=resumed)
+
+
+def _timestamp(text: Any) -> float | None:
+    try:
+        return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S%z").timestamp()
+    except (TypeError, ValueError):
+        return None
+
+
+def earlier_attempts(run_dir: Path) -> tuple[list[dict[str, Any]], str | None]:
+    """The attempts recorded in an unfinished run's ``manifest.json`` (a resumed run adds its
+    time to theirs) and when the run was created. The file is read as untrusted: a damaged
+    manifest or attempt is left out with a warning, never trusted for a number. An attempt
+    still ``running`` was killed: its time is taken up to the last write to the run folder
+    (its last recorded result). A manifest from before attempts were recorded counts as one."""
+    path = run_dir / "manifest.json"
+    try:
+        old = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(old, dict):
+            raise ValueError("not a JSON object")
+    except (OSError, ValueError) as err:
+        log.warning("run %s: its manifest.json cannot be read (%s); the time of earlier attempts is not "
+                    "counted in duration_s", run_dir.name, err)
+        return [], None
+    created = old.get("created_at") if _timestamp(old.get("created_at")) is not None else None
+    raw = old.get("attempts")
+    if raw is None and created:
+        raw = [{"started_at": created, "status": old.get("status"), "seconds": None}]
+    if not isinstance(raw, list):
+        log.warning("run %s: manifest.json 'attempts' is not a list; earlier attempts are not counted", run_dir.name)
+        return [], created
+    last_write = max((p.stat().st_mtime for p in (run_dir / "results.jsonl", path) if p.exists()), default=0.0)
+    now = time.time()
+    attempts = []
+    for i, item in enumerate(raw):
+        started = _timestamp(item.get("started_at")) if isinstance(item, dict) else None
+        if started is None:
+            log.warning("run %s: manifest.json attempts[%d] has no valid started_at; left out", run_dir.name, i)
+            continue
+        status = item.get("status")
+        seconds = item.get("seconds") if type(item.get("seconds")) in (int, float) else None
+        killed = status in (None, "running")
+        if seconds is None or (killed and i == len(raw) - 1):
+            # ended without a last word (killed; an old manifest): up to the run folder's last write
+            seconds = max(last_write - started, seconds or 0.0)
+        status = "killed" if killed else str(status)
+        seconds = float(seconds)
+        if not math.isfinite(seconds) or seconds < 0 or seconds > now - started + 1.0:
+            log.warning("run %s: manifest.json attempts[%d] claims %r s, impossible for an attempt started at "
+                        "%s; left out", run_dir.name, i, item.get("seconds"), item.get("started_at"))
+            continue
+        results = item.get("results_at_start", 0)
+        attempts.append({"started_at": item["started_at"], "seconds": round(seconds, 3), "status": str(status),
+                         "results_at_start": results if isinstance(results, int) and results >= 0 else 0})
+    return attempts, created
 
 
 def _record_model(ctx: RunContext) -> None:

@@ -71,6 +71,13 @@ def test_sigkill_mid_run_then_resume_equals_uninterrupted_run(cli_env, tmp_path)
     assert summary["num_results"] == N
     manifest = json.loads((run_dir / "manifest.json").read_text())
     assert manifest["status"] == "complete" and manifest["resumed"] is True
+    # duration_s counts both processes: the killed one up to its last result (≥ 6 rows at
+    # 0.15 s each), then the one that finished the run
+    killed, finished = manifest["attempts"]
+    assert killed["status"] == "killed" and killed["seconds"] >= 6 * 0.15
+    assert finished["status"] == "complete" and finished["results_at_start"] == partial
+    assert summary["duration_s"] == round(killed["seconds"] + finished["seconds"], 3)
+    assert summary["duration_s"] > finished["seconds"]
 
 
 def test_rerun_reports_identical_then_each_differing_metric(cli_env, tmp_path):
