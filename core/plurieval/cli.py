@@ -476,8 +476,21 @@ def rerun(
     raise typer.Exit(1)
 
 
+def quiet_library_noise() -> None:
+    """What the libraries print that says nothing about a run: torchao (the optional ``int4``
+    extra), imported by transformers at every model load, reports GPU-only kernels it cannot
+    load and torch.compile deprecations; in a log (not a terminal) the weight-loading and
+    shard-writing bars of transformers and huggingface_hub are carriage-return noise, and the
+    run's own ``load`` stage times the loading. Errors still show."""
+    for name in ("torchao", "torch.utils._pytree"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    if not sys.stderr.isatty():
+        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+
+
 def main() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    quiet_library_noise()
     try:
         host = get_host()
         host.add_commands(app)

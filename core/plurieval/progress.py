@@ -118,11 +118,13 @@ class RunProgress:
         self.planned.update({str(k): int(v) for k, v in stages.items()})
         self._refresh_run_task()
 
-    def stage(self, name: str, total_rows: int | None = None) -> _StageScope:
+    def stage(self, name: str, total_rows: int | None = None, *, from_calls: bool = False) -> _StageScope:
         """Start stage ``name`` (ending the current one). Usable as a context manager, which ends
-        the stage on exit. ``total_rows`` defaults to the planned count, if any."""
+        the stage on exit. ``total_rows`` defaults to the planned count, if any;
+        ``from_calls=True``: the stage totals what its model calls announce (``expect``) even
+        when it was planned, the plan having been an estimate for the ETA."""
         self.end_stage()
-        total = total_rows if total_rows is not None else self.planned.get(name)
+        total = total_rows if total_rows is not None or from_calls else self.planned.get(name)
         record = StageRecord(name=name, total=None if total is None else int(total), started=self.clock(),
                              grows=total is None)
         record._last_line = record.started

@@ -15,6 +15,7 @@ from plurieval.host import get_host
 from plurieval.models.interventions import AddVector, DirectionalAblation
 from plurieval.models.lm import LanguageModel
 from plurieval.models.testing import tiny_model
+from plurieval.progress import RunProgress
 from plurieval.run import ModelWork
 from plurieval.runner import execute
 from plurieval.steering.prompting import PromptRewrite
@@ -98,6 +99,9 @@ def test_a_clasbench_run_is_one_batch_per_grid_and_equals_the_per_intervention_p
                                                                                    monkeypatch, capsys):
     monkeypatch.delenv("PLURIEVAL_NO_PROGRESS", raising=False)
     calls = _spy(monkeypatch, "generate")
+    plans = []
+    plan = RunProgress.plan
+    monkeypatch.setattr(RunProgress, "plan", lambda self, stages: (plans.append(dict(stages)), plan(self, stages))[1])
     batched = execute(_clas(tiny_folder, tmp_path / "rows"), get_host())
     log = capsys.readouterr().err
     # each target's whole selection grid (2 layers × 2 strengths × 3 dev questions) is one call
@@ -114,6 +118,9 @@ def test_a_clasbench_run_is_one_batch_per_grid_and_equals_the_per_intervention_p
         assert line in log, (line, log)
     assert [log.index(line) for line in lines] == sorted(log.index(line) for line in lines)
     assert "(run: about" in log
+    # the plan made after the first unit (the run's ETA) expected exactly that: 6 rows generated
+    # (the 2 baselines once, not once per condition) and 8 scored
+    assert plans == [{"fr: selection": 12, "test": 6, "test: scoring": 8}]
 
     monkeypatch.setattr(run_module, "ROW_BATCHING", False)
     calls.clear()

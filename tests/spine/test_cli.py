@@ -63,3 +63,24 @@ def test_help_keeps_every_placeholder():
         assert not re.search(r"//|/\.json|:\s*\)|hf:\s", out), (args, out)
     assert "OUTPUT/RUN-ID/manifest.json" in _cli("run", "--help", COLUMNS="200").stdout
     assert "hf:ID-OR-PATH" in _cli("run", "--help", COLUMNS="200").stdout
+
+
+def test_library_noise_is_quieted_but_errors_still_show(monkeypatch):
+    # torchao (the int4 extra) warns at import about GPU-only kernels on every model load; in a
+    # log, transformers' weight-loading bars are carriage-return noise (the run's load stage
+    # times the loading)
+    import logging
+    import sys
+
+    from plurieval.cli import quiet_library_noise
+
+    monkeypatch.setenv("HF_HUB_DISABLE_PROGRESS_BARS", "")  # recorded, so the test leaves it as it was
+    monkeypatch.delenv("HF_HUB_DISABLE_PROGRESS_BARS")
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: False)
+    for name in ("torchao", "torch.utils._pytree"):
+        monkeypatch.setattr(logging.getLogger(name), "level", logging.NOTSET)
+    quiet_library_noise()
+    torchao = logging.getLogger("torchao.kernel.intmm")  # a child: inherits the level
+    assert not torchao.isEnabledFor(logging.WARNING) and torchao.isEnabledFor(logging.ERROR)
+    assert not logging.getLogger("torch.utils._pytree").isEnabledFor(logging.WARNING)
+    assert os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] == "1"

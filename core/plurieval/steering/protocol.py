@@ -173,14 +173,27 @@ class SteeringLoop:
         """A loop inside the current stage (the units), shown by the run's progress display."""
         return self.ctx.progress(items, total=total, desc=f"{self.bench_name} {self.method_name}: {stage}")
 
-    def stage(self, name: str, total_rows: int | None = None) -> Any:
+    def stage(self, name: str, total_rows: int | None = None, *, from_calls: bool = False) -> Any:
         """Start a stage of the run's progress (``ctx.progress``): extraction, baseline, each
         unit's selection, test and scoring. Rows are counted as the model computes them (every
         model call of ``ctx.inference`` reports its rows and each finished batch), so a stage
         started without ``total_rows`` totals what its calls announce; on a log each stage
         ends with one line: rows, time, rate, and the run's remaining time once one unit has
         shown how long a unit takes."""
-        return self.ctx.progress.stage(name, total_rows)
+        return self.ctx.progress.stage(name, total_rows, from_calls=from_calls)
+
+    def _rows_to_test(self, conditions: Sequence[Condition]) -> tuple[int, int]:
+        """(rows a test call generates, rows it scores) for ``conditions``: the rows not recorded
+        yet; a (prompt, intervention) row that several conditions share, such as every
+        target's unsteered baseline of one prompt, is generated once and scored for each."""
+        generated, scored = set(), 0
+        for c in conditions:
+            f = self.file(c.name)
+            for i, k in enumerate(c.keys):
+                if not f.done(k):
+                    generated.add((id(c.intervention), c.examples[i].input))
+                    scored += 1
+        return len(generated), scored
 
     def plan_units(self, done: UnitResult, remaining: Sequence[SteeringUnit]) -> None:
         """After the first unit's selection: expect every remaining unit's selection to take as
@@ -188,9 +201,11 @@ class SteeringLoop:
         rows = {s.name: max(s.total or 0, s.rows) for s in self.ctx.progress.stages
                 if s.name.startswith(f"{done.unit.name}: ")}
         planned = {f"{u.name}: {k.split(': ', 1)[1]}": v for u in remaining for k, v in rows.items()}
-        tests = sum(len(c.keys) for c in done.conditions) * (1 + len(remaining))
-        tests += sum(len(c.keys) for c in self.plan.baseline)
-        self.ctx.progress.plan({**planned, "test": tests, "test: scoring": tests})
+        unit_generated, unit_scored = self._rows_to_test(done.conditions)
+        base_generated, base_scored = self._rows_to_test(self.plan.baseline)
+        units = 1 + len(remaining)
+        self.ctx.progress.plan({**planned, "test": base_generated + unit_generated * units,
+                                "test: scoring": base_scored + unit_scored * units})
 
     # --- the loop -------------------------------------------------------------------------------
 
@@ -427,7 +442,7 @@ class SteeringLoop:
         results: list[dict[str, list[dict[str, Any]]]] = [{} for _ in groups]
         if not todo:
             return results
-        with self.stage(label):
+        with self.stage(label, from_calls=True):  # the plan estimated it; the call knows
             gens = self.ctx.inference.generate_rows([c.examples[i].input for _, c, i in todo],
                                                     [c.intervention for _, c, i in todo],
                                                     **dict(settings if settings is not None else self.plan.settings))
