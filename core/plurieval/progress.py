@@ -15,8 +15,9 @@ generates or scores::
   (the part of the name after its last ``": "``: ``en: selection`` and ``de: selection`` are
   both ``selection``, ``test: scoring`` is ``scoring``), and at the run's average rate until a
   stage of that kind has run: rows cost very different times (a PolyRefuse selection row is one
-  forward pass, a test row 64 generated tokens, a scoring row a language-ID call), so one
-  average over all rows was off by minutes.
+  forward pass, a test row 24 generated tokens), and one average over all rows also spread the
+  time of stages without rows (loading, a model build) over every row: docs/speed.md shows it
+  14 min off on a PolyRefuse run.
 * Not a terminal (a log, CI): one line per finished stage (``sweep: 1080 rows in 95 s,
   11.4 rows/s``) and, for long stages, a line every ``PLURIEVAL_PROGRESS_EVERY`` seconds
   (default 30) with the count and ETA, so a log shows the run is alive.

@@ -207,7 +207,7 @@ def earlier_attempts(run_dir: Path) -> tuple[list[dict[str, Any]], str | None]:
             continue
         results = item.get("results_at_start", 0)
         attempts.append({"started_at": item["started_at"], "seconds": round(seconds, 3), "status": str(status),
-                         "results_at_start": results if isinstance(results, int) and results >= 0 else 0})
+                         "results_at_start": results if type(results) is int and results >= 0 else 0})
     return attempts, created
 
 
