@@ -20,6 +20,24 @@ if TYPE_CHECKING:
 
 MANIFEST_VERSION = 1
 
+TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%S%z"
+"""How the manifest writes times (``created_at``, ``updated_at``, ``attempts[].started_at``)."""
+
+
+def timestamp() -> str:
+    """Now, as the manifest writes it."""
+    return time.strftime(TIMESTAMP_FORMAT)
+
+
+def parse_timestamp(text: Any) -> float | None:
+    """Seconds since the epoch of a manifest time, or ``None`` when ``text`` is not one."""
+    from datetime import datetime
+
+    try:
+        return datetime.strptime(text, TIMESTAMP_FORMAT).timestamp()
+    except (TypeError, ValueError):
+        return None
+
 # Run-config fields that change where or how a run is reported, never what it computes: left
 # out of the config digest, which names the run directory and is the manifest's config_hash.
 NON_SEMANTIC_FIELDS = frozenset({"output_dir", "tracking", "cache", "decode_lanes"})  # where and how fast, not what
@@ -90,7 +108,7 @@ def build_manifest(ctx: RunContext, previous: dict[str, Any] | None = None) -> d
     manifest = {
         "manifest_version": MANIFEST_VERSION,
         "run_id": ctx.run_id,
-        "created_at": prev.get("created_at", time.strftime("%Y-%m-%dT%H:%M:%S%z")),
+        "created_at": prev.get("created_at", timestamp()),
         "config": config.model_dump(mode="json"),
         "config_hash": config_digest(config),
         "components": components,

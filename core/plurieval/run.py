@@ -462,9 +462,11 @@ class Provenance:
     def begin_attempt(self, earlier: Sequence[dict[str, Any]], results_at_start: int) -> None:
         """This process starts working on the run, after the ``earlier`` attempts (a resumed run);
         every :meth:`write` then records its time and status in ``manifest["attempts"]``."""
+        from plurieval.manifest import timestamp
+
         self._attempt_started = time.time()
-        self.manifest["attempts"] = [*earlier, {"started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "seconds": 0.0,
-                                                "status": "running", "results_at_start": int(results_at_start)}]
+        self.manifest["attempts"] = [*earlier, {"started_at": timestamp(), "seconds": 0.0, "status": "running",
+                                                "results_at_start": int(results_at_start)}]
 
     def end_attempt(self) -> None:
         """This process's work is done: its time stops here (the summary's ``duration_s`` and
@@ -483,12 +485,12 @@ class Provenance:
 
     def write(self, status: str, error: str | None = None) -> None:
         from plurieval.datafiles import atomic_write
-        from plurieval.manifest import validate_manifest
+        from plurieval.manifest import timestamp, validate_manifest
 
         if self._attempt_started is not None and self.manifest.get("attempts"):
             self.manifest["attempts"][-1].update(seconds=round(self._attempt_seconds(), 3), status=status)
         self.manifest["status"] = status
-        self.manifest["updated_at"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+        self.manifest["updated_at"] = timestamp()
         if error:
             self.manifest["error"] = error
         validate_manifest(self.manifest)

@@ -17,7 +17,6 @@ import re
 import sys
 import time
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +24,7 @@ from plurieval.config import RunConfig, validate_components
 from plurieval.errors import PluriError
 from plurieval.hashing import short
 from plurieval.locking import hold_run_directory
-from plurieval.manifest import build_manifest, config_digest
+from plurieval.manifest import build_manifest, config_digest, parse_timestamp
 from plurieval.run import RunContext
 
 log = logging.getLogger("plurieval")
@@ -156,13 +155,6 @@ def _execute_locked(config: RunConfig, host: Any, components: dict[str, Any], be
     return RunOutcome(run_dir, summary, resumed=resumed)
 
 
-def _timestamp(text: Any) -> float | None:
-    try:
-        return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S%z").timestamp()
-    except (TypeError, ValueError):
-        return None
-
-
 def earlier_attempts(run_dir: Path) -> tuple[list[dict[str, Any]], str | None]:
     """The attempts recorded in an unfinished run's ``manifest.json`` (a resumed run adds its
     time to theirs) and when the run was created. The file is read as untrusted: a damaged
@@ -178,7 +170,7 @@ def earlier_attempts(run_dir: Path) -> tuple[list[dict[str, Any]], str | None]:
         log.warning("run %s: its manifest.json cannot be read (%s); the time of earlier attempts is not "
                     "counted in duration_s", run_dir.name, err)
         return [], None
-    created = old.get("created_at") if _timestamp(old.get("created_at")) is not None else None
+    created = old.get("created_at") if parse_timestamp(old.get("created_at")) is not None else None
     raw = old.get("attempts")
     if raw is None and created:
         raw = [{"started_at": created, "status": old.get("status"), "seconds": None}]
@@ -189,7 +181,7 @@ def earlier_attempts(run_dir: Path) -> tuple[list[dict[str, Any]], str | None]:
     now = time.time()
     attempts = []
     for i, item in enumerate(raw):
-        started = _timestamp(item.get("started_at")) if isinstance(item, dict) else None
+        started = parse_timestamp(item.get("started_at")) if isinstance(item, dict) else None
         if started is None:
             log.warning("run %s: manifest.json attempts[%d] has no valid started_at; left out", run_dir.name, i)
             continue
