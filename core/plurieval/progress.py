@@ -333,12 +333,11 @@ class RunProgress:
     def _refresh_run_task(self) -> None:
         if self._live is None or not self.planned:
             return
+        fields = {"total": self._run_total(), "completed": self._run_done(), "eta": self.run_eta()}
         if self._run_task is None:  # a plan made once the display was up (after a run's first unit)
-            self._run_task = self._live.add_task("run", total=self._run_total(), completed=self._run_done(),
-                                                 eta=self.run_eta())
+            self._run_task = self._live.add_task("run", **fields)
         else:
-            self._live.update(self._run_task, total=self._run_total(), completed=self._run_done(),
-                              eta=self.run_eta())
+            self._live.update(self._run_task, **fields)
 
     def _live_stage(self, record: StageRecord) -> None:
         live = self._ensure_live()
