@@ -239,12 +239,15 @@ class RunProgress:
 
     # --- display --------------------------------------------------------------------------------
 
-    def _run_total(self) -> int:
-        """The rows of every stage started so far (its total, or its count where that is more)
-        plus the planned rows of stages still to come."""
+    def _expected_rows(self) -> list[tuple[str, int, int]]:
+        """(name, rows expected, rows done) of every stage started so far (expected: its total,
+        or its count where that is more) and of every planned stage still to come."""
         started = {s.name for s in self.stages}
-        return (sum(max(s.total or 0, s.rows) for s in self.stages)
-                + sum(v for k, v in self.planned.items() if k not in started))
+        return ([(s.name, max(s.total or 0, s.rows), s.rows) for s in self.stages]
+                + [(name, n, 0) for name, n in self.planned.items() if name not in started])
+
+    def _run_total(self) -> int:
+        return sum(expected for _, expected, _ in self._expected_rows())
 
     def _run_done(self) -> int:
         return sum(s.rows for s in self.stages)
@@ -266,14 +269,11 @@ class RunProgress:
                 kind = stage_kind(s.name)
                 seconds[kind] = seconds.get(kind, 0.0) + took
                 rows[kind] = rows.get(kind, 0) + s.rows
-        started = {s.name for s in self.stages}
-        left = [(s.name, max(s.total or 0, s.rows) - s.rows) for s in self.stages]
-        left += [(name, n) for name, n in self.planned.items() if name not in started]
         total = 0.0
-        for name, n in left:
-            if n > 0:
+        for name, expected, done_here in self._expected_rows():
+            if expected > done_here:
                 kind = stage_kind(name)
-                total += n * (seconds[kind] / rows[kind] if kind in rows else average)
+                total += (expected - done_here) * (seconds[kind] / rows[kind] if kind in rows else average)
         return total
 
     def _status(self, record: StageRecord, now: float) -> str:

@@ -182,18 +182,25 @@ class SteeringLoop:
         shown how long a unit takes."""
         return self.ctx.progress.stage(name, total_rows, from_calls=from_calls)
 
+    def _pending(self, groups: Sequence[Sequence[Condition]]) -> list[tuple[int, Condition, int]]:
+        """The rows a test of ``groups`` still has to make: (group, condition, example index)
+        for every row not recorded yet. A row two groups share (same condition and key) is
+        made and recorded once, as when the groups were tested one after another."""
+        todo, seen = [], set()
+        for g, conds in enumerate(groups):
+            for c in conds:
+                for i, k in enumerate(c.keys):
+                    if (c.name, k) not in seen and not self.file(c.name).done(k):
+                        seen.add((c.name, k))
+                        todo.append((g, c, i))
+        return todo
+
     def _rows_to_test(self, conditions: Sequence[Condition]) -> tuple[int, int]:
-        """(rows a test call generates, rows it scores) for ``conditions``: the rows not recorded
-        yet; a (prompt, intervention) row that several conditions share, such as every
-        target's unsteered baseline of one prompt, is generated once and scored for each."""
-        generated, scored = set(), 0
-        for c in conditions:
-            f = self.file(c.name)
-            for i, k in enumerate(c.keys):
-                if not f.done(k):
-                    generated.add((id(c.intervention), c.examples[i].input))
-                    scored += 1
-        return len(generated), scored
+        """(rows a test call generates, rows it scores) for ``conditions``: a (prompt,
+        intervention) row that several conditions share, such as every target's unsteered
+        baseline of one prompt, is generated once and scored for each."""
+        todo = self._pending([conditions])
+        return len({(id(c.intervention), c.examples[i].input) for _, c, i in todo}), len(todo)
 
     def plan_units(self, done: UnitResult, remaining: Sequence[SteeringUnit]) -> None:
         """After the first unit's selection: expect every remaining unit's selection to take as
@@ -430,15 +437,7 @@ class SteeringLoop:
         ``generate_rows`` call; returns each group's new rows per condition."""
         for _, conditions in groups:
             self._forget_rows_missing_scores(conditions)
-        todo, seen = [], set()
-        for g, (_, conds) in enumerate(groups):
-            for c in conds:
-                for i, k in enumerate(c.keys):
-                    # a row two groups share (same condition and key) is made and recorded once,
-                    # as when the groups were tested one after another
-                    if (c.name, k) not in seen and not self.file(c.name).done(k):
-                        seen.add((c.name, k))
-                        todo.append((g, c, i))
+        todo = self._pending([conds for _, conds in groups])
         results: list[dict[str, list[dict[str, Any]]]] = [{} for _ in groups]
         if not todo:
             return results
